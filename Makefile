@@ -1,0 +1,30 @@
+# The two commands of the quick start: `make dev` and `make test`.
+.PHONY: dev test install build lint start clean
+
+# npm ci when node_modules is missing or older than the lock file.
+node_modules/.package-lock.json: package-lock.json
+	npm ci
+
+install: node_modules/.package-lock.json
+
+## Install, make sure a Redis answers at REDIS_URL (starting a local one if needed), run in watch mode.
+dev: install
+	node scripts/ensure-redis.mjs
+	npm run start:dev
+
+## Install and run every test (unit + e2e against real redis-server processes).
+test: install
+	npm test
+
+build: install
+	npm run build
+
+## Run the production build.
+start: build
+	node dist/main.js
+
+lint: install
+	npm run lint
+
+clean:
+	rm -rf dist build coverage test-output

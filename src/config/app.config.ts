@@ -1,0 +1,16 @@
+import { hostname } from 'node:os';
+import { registerAs } from '@nestjs/config';
+import { parseEnvironment } from './parse-environment.js';
+
+export const appConfig = registerAs('app', () => {
+  const env = parseEnvironment(process.env);
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    corsOrigins: env.CORS_ORIGINS,
+    logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+  };
+});

@@ -1,0 +1,36 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { EnvironmentVariables } from './environment-variables.js';
+
+export class InvalidEnvironmentError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid environment configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'InvalidEnvironmentError';
+  }
+}
+
+/**
+ * Turns raw environment strings into typed, validated settings, applying defaults for unset
+ * (or empty) variables. Throws InvalidEnvironmentError naming every bad variable.
+ */
+export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
+  const defined: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    // An empty variable means "use the default", as in most twelve-factor services.
+    if (value !== undefined && value !== '') defined[key] = value;
+  }
+  const env = plainToInstance(EnvironmentVariables, defined, {
+    enableImplicitConversion: true,
+    exposeDefaultValues: true,
+  });
+  const errors = validateSync(env, { skipMissingProperties: false, forbidUnknownValues: true });
+  if (errors.length > 0) {
+    throw new InvalidEnvironmentError(
+      errors.map((error) => {
+        const reasons = Object.values(error.constraints ?? {}).join('; ');
+        return `${error.property}=${JSON.stringify(defined[error.property])}: ${reasons}`;
+      }),
+    );
+  }
+  return env;
+}

@@ -1,0 +1,18 @@
+import type { INestApplication } from '@nestjs/common';
+import { isOriginAllowed } from './task-status/origin-policy.js';
+import { TaskStatusWsAdapter } from './task-status/task-status-ws.adapter.js';
+
+/**
+ * What every instance of the service needs on top of its modules: the WebSocket adapter and
+ * CORS under the same origin rule. Shared by main.ts and the e2e tests.
+ */
+export function configureApplication(
+  app: INestApplication,
+  allowedOrigins: readonly string[],
+): void {
+  app.useWebSocketAdapter(new TaskStatusWsAdapter(app));
+  app.enableCors({
+    origin: (origin: string | undefined, callback: (error: Error | null, allow: boolean) => void) =>
+      callback(null, isOriginAllowed(origin, allowedOrigins)),
+  });
+}

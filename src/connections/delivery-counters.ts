@@ -1,0 +1,37 @@
+export const DROP_REASONS = [
+  'invalid_json',
+  'not_an_object',
+  'missing_task_id',
+  'invalid_task_id',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/**
+ * Monotonic counters of the Redis -> sockets path, read by stats. Plain fields so that counting
+ * on the delivery path is an increment, nothing more.
+ */
+export class DeliveryCounters {
+  readonly startedAt = Date.now();
+  /** Messages received on the Redis channel, well-formed or not. */
+  messagesReceived = 0;
+  /** Well-formed updates for a task that had at least one subscriber here. */
+  updatesRouted = 0;
+  /** Well-formed updates for a task nobody on this instance watches (normal with many instances). */
+  updatesUnrouted = 0;
+  /** WebSocket frames written: one per subscriber per routed update. */
+  framesDelivered = 0;
+  readonly dropped: Record<DropReason, number> = {
+    invalid_json: 0,
+    not_an_object: 0,
+    missing_task_id: 0,
+    invalid_task_id: 0,
+  };
+  /** Connections terminated because they missed a heartbeat pong. */
+  heartbeatTerminations = 0;
+
+  get messagesDropped(): number {
+    let total = 0;
+    for (const reason of DROP_REASONS) total += this.dropped[reason];
+    return total;
+  }
+}

@@ -1,0 +1,56 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { ConfigType } from '@nestjs/config';
+import { AppModule } from './app.module.js';
+import { appConfig } from './config/app.config.js';
+import { InvalidEnvironmentError, parseEnvironment } from './config/parse-environment.js';
+import { createAppLogger } from './logging/create-app-logger.js';
+import { configureApplication } from './configure-application.js';
+import { ConnectionAdmission } from './connections/connection-admission.js';
+
+async function bootstrap(): Promise<void> {
+  const bootEnv = parseEnvironment(process.env);
+  const app = await NestFactory.create(AppModule, {
+    logger: createAppLogger(bootEnv.LOG_LEVEL, bootEnv.LOG_FORMAT),
+    abortOnError: false,
+  });
+  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  const logger = createAppLogger(config.logLevel, config.logFormat);
+  app.useLogger(logger);
+  configureApplication(app, config.corsOrigins);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal} received; shutting down`, 'Bootstrap');
+    // Readiness turns 503 and new upgrades are refused before anything else happens.
+    app.get(ConnectionAdmission).close();
+    const deadline = setTimeout(() => {
+      logger.error(`Shutdown did not finish within ${config.shutdownTimeoutMs} ms`, 'Bootstrap');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`Shutdown failed: ${String(error)}`, 'Bootstrap');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+
+  await app.listen(config.port, config.host);
+  logger.log(`Listening on http://${config.host}:${config.port} (WebSocket path /ws)`, 'Bootstrap');
+}
+
+bootstrap().catch((error: unknown) => {
+  if (error instanceof InvalidEnvironmentError) {
+    console.error(error.message);
+  } else {
+    console.error('Failed to start:', error);
+  }
+  process.exit(1);
+});

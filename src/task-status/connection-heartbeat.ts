@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+
+/**
+ * Protocol-level keepalive: every interval each socket that answered the previous ping gets a
+ * new one, and each that did not is terminated (its close handler then frees its subscriptions).
+ */
+@Injectable()
+export class ConnectionHeartbeat {
+  private readonly awaitingPong = new WeakSet<WebSocket>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly counters: DeliveryCounters,
+  ) {}
+
+  watch(socket: WebSocket): void {
+    socket.on('pong', () => this.awaitingPong.delete(socket));
+  }
+
+  start(server: WebSocketServer): void {
+    if (this.options.heartbeatIntervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => this.beat(server), this.options.heartbeatIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private beat(server: WebSocketServer): void {
+    for (const socket of server.clients) {
+      if (this.awaitingPong.has(socket)) {
+        this.counters.heartbeatTerminations += 1;
+        socket.terminate();
+        continue;
+      }
+      this.awaitingPong.add(socket);
+      socket.ping();
+    }
+  }
+}

@@ -1,0 +1,6 @@
+import { IsTaskId } from './is-task-id.decorator.js';
+
+export class SubscribeTaskDto {
+  @IsTaskId()
+  task_id!: string;
+}

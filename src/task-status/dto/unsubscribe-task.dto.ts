@@ -1,0 +1,6 @@
+import { IsTaskId } from './is-task-id.decorator.js';
+
+export class UnsubscribeTaskDto {
+  @IsTaskId()
+  task_id!: string;
+}

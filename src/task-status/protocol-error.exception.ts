@@ -1,0 +1,17 @@
+import { WsException } from '@nestjs/websockets';
+import type { ErrorCode, ErrorMessage } from './protocol.js';
+
+/** A protocol error the client can act on; the exception filter writes it as an `error` frame. */
+export class ProtocolErrorException extends WsException {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Pick<ErrorMessage, 'task_id' | 'field'> = {},
+  ) {
+    super(message);
+  }
+
+  toMessage(): ErrorMessage {
+    return { type: 'error', code: this.code, message: this.message, ...this.details };
+  }
+}

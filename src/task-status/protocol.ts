@@ -1,0 +1,71 @@
+/**
+ * The WebSocket protocol, as types. docs/protocol.md describes the same contract for people;
+ * the server, the tests and clients use these definitions.
+ */
+
+/** Task ids: what UUIDs, `task-1` or `org:42.job_7` look like, and nothing that needs escaping. */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const TASK_ID_MAX_LENGTH = 128;
+
+export type ClientMessageType = 'subscribe' | 'unsubscribe' | 'ping';
+
+export type ClientMessage =
+  | { type: 'subscribe'; task_id: string }
+  | { type: 'unsubscribe'; task_id: string }
+  | { type: 'ping' };
+
+export type ErrorCode =
+  | 'invalid_json'
+  | 'invalid_message'
+  | 'unknown_type'
+  | 'subscription_limit'
+  | 'unsupported_frame'
+  | 'internal_error';
+
+export interface SubscribedMessage {
+  type: 'subscribed';
+  task_id: string;
+  message: 'Successfully subscribed';
+}
+
+export interface UnsubscribedMessage {
+  type: 'unsubscribed';
+  task_id: string;
+  message: 'Successfully unsubscribed';
+}
+
+export interface PongMessage {
+  type: 'pong';
+}
+
+/** Every field the publisher sent except `task_id`, unchanged. */
+export type TaskStatusData = Record<string, unknown>;
+
+export interface StatusUpdateMessage {
+  type: 'status_update';
+  task_id: string;
+  data: TaskStatusData;
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  /** Present when the error concerns a (valid) task id. */
+  task_id?: string;
+  /** Present for invalid_message: the field that failed validation. */
+  field?: string;
+}
+
+export type ServerMessage =
+  SubscribedMessage | UnsubscribedMessage | PongMessage | StatusUpdateMessage | ErrorMessage;
+
+/** Close codes the server uses; see docs/protocol.md. */
+export const CloseCode = {
+  /** The server is shutting down; reconnect (to another instance). */
+  GOING_AWAY: 1001,
+  /** A text frame was not valid UTF-8. */
+  INVALID_PAYLOAD: 1007,
+  /** A frame was larger than WS_MAX_MESSAGE_BYTES. */
+  MESSAGE_TOO_BIG: 1009,
+} as const;

@@ -1,0 +1,141 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { DeliveryCounters, type DropReason } from '../connections/delivery-counters.js';
+import { ThrottledLogger } from '../logging/throttled-logger.js';
+import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
+import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { parseTaskUpdate, serializeStatusUpdate, type TaskUpdate } from './task-update.parser.js';
+import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+
+/** Events an importing application can listen to (`subscriber.events.on(...)`). */
+export interface RedisSubscriberEvents {
+  /** A well-formed update arrived (emitted before delivery, whether or not anyone here watches the task). */
+  update: [update: TaskUpdate];
+  /** A message was dropped as malformed. */
+  dropped: [reason: DropReason, payload: string];
+  /** The subscription is (re-)established: updates flow again. */
+  subscribed: [];
+  /** The connection to Redis was lost; updates published meanwhile do not reach this instance. */
+  disconnected: [];
+}
+
+const QUIT_TIMEOUT_MS = 1_000;
+const SEND_AS_TEXT = { binary: false } as const;
+
+/**
+ * Owns the Redis subscriber connection and relays each message on the channel to the sockets
+ * subscribed to its task: parsed once, serialized once, the same buffer written to every socket.
+ */
+@Injectable()
+export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdown {
+  readonly events = new EventEmitter<RedisSubscriberEvents>();
+  private readonly logger = new Logger(RedisSubscriberService.name);
+  private readonly dropLog = new ThrottledLogger(this.logger);
+  private readonly connection: Redis;
+  private stopping = false;
+
+  constructor(
+    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly counters: DeliveryCounters,
+    private readonly status: RedisSubscriptionStatus,
+    connectionFactory: RedisConnectionFactory,
+  ) {
+    // Resubscription is done here on every 'ready', so that "subscribed" is known, not assumed.
+    this.connection = connectionFactory.create(options.redisUrl, 'subscriber', {
+      autoResubscribe: false,
+    });
+  }
+
+  onModuleInit(): void {
+    this.connection.on('ready', () => void this.subscribe());
+    this.connection.on('close', () => this.onConnectionLost());
+    this.connection.on('error', (error: Error) => this.status.recordError(error));
+    this.connection.on('message', (_channel: string, payload: string) => this.relay(payload));
+    // Not awaited: starting while Redis is unreachable is allowed; ioredis keeps retrying.
+    this.connection.connect().catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.status.markClosed();
+    try {
+      await Promise.race([
+        this.connection.quit(),
+        new Promise((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MS).unref()),
+      ]);
+    } catch {
+      // The connection is going away either way.
+    }
+    this.connection.disconnect();
+  }
+
+  /** Handles one raw message from the channel; public so that tests can drive it directly. */
+  relay(payload: string): void {
+    const counters = this.counters;
+    counters.messagesReceived += 1;
+    const update = parseTaskUpdate(payload);
+    if (typeof update === 'string') {
+      this.drop(update, payload);
+      return;
+    }
+    if (this.events.listenerCount('update') > 0) this.events.emit('update', update);
+
+    const subscribers = this.registry.subscribersOf(update.taskId);
+    if (!subscribers) {
+      counters.updatesUnrouted += 1;
+      return;
+    }
+    counters.updatesRouted += 1;
+    const frame = Buffer.from(serializeStatusUpdate(update));
+    let delivered = 0;
+    for (const socket of subscribers) {
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.send(frame, SEND_AS_TEXT);
+        delivered += 1;
+      }
+    }
+    counters.framesDelivered += delivered;
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.connection.subscribe(this.options.channel);
+      this.status.markSubscribed();
+      this.logger.log(`Subscribed to Redis channel "${this.options.channel}"`);
+      this.events.emit('subscribed');
+    } catch (error) {
+      // The connection dropped mid-subscribe; the next 'ready' tries again.
+      if (!this.stopping) {
+        this.logger.warn(`Subscribing to "${this.options.channel}" failed: ${String(error)}`);
+      }
+    }
+  }
+
+  private onConnectionLost(): void {
+    if (this.stopping) return;
+    const wasUp = this.status.isUp;
+    this.status.markDisconnected();
+    if (wasUp) {
+      this.logger.warn('Lost the Redis subscriber connection; reconnecting');
+      this.events.emit('disconnected');
+    }
+  }
+
+  private drop(reason: DropReason, payload: string): void {
+    this.counters.dropped[reason] += 1;
+    if (this.events.listenerCount('dropped') > 0) this.events.emit('dropped', reason, payload);
+    const sample = payload.length > 120 ? `${payload.slice(0, 120)}...` : payload;
+    this.dropLog.warn(`Dropped a Redis message (${reason}): ${sample}`);
+  }
+}

@@ -1,0 +1,29 @@
+import { hostname } from 'node:os';
+import type {
+  ResolvedTaskStatusOptions,
+  TaskStatusModuleOptions,
+} from './task-status-module-options.js';
+
+export function resolveTaskStatusOptions(
+  options: TaskStatusModuleOptions,
+): ResolvedTaskStatusOptions {
+  return {
+    channel: 'task_status_updates',
+    maxConnections: 1000,
+    maxMessageBytes: 4096,
+    maxSubscriptionsPerConnection: 100,
+    heartbeatIntervalMs: 30_000,
+    allowedOrigins: [],
+    shutdownTimeoutMs: 10_000,
+    statsMaxTasks: 1000,
+    instanceId: `${hostname()}-${process.pid}`,
+    ...stripUndefined(options),
+    redisUrl: options.redisUrl,
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, entry]) => entry !== undefined),
+  ) as Partial<T>;
+}

@@ -1,0 +1,64 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { ConnectionAdmission } from '../connections/connection-admission.js';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { ConnectionsHealthIndicator } from '../health/connections.health.js';
+import { HealthController } from '../health/health.controller.js';
+import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
+import { RedisHealthIndicator } from '../redis/redis.health.js';
+import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { StatsController } from '../stats/stats.controller.js';
+import { ConnectionHeartbeat } from './connection-heartbeat.js';
+import { RedisSubscriberService } from './redis-subscriber.service.js';
+import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
+import {
+  TASK_STATUS_MODULE_OPTIONS,
+  TASK_STATUS_OPTIONS,
+  TaskStatusConfigurableModule,
+} from './task-status.module-definition.js';
+import type {
+  ResolvedTaskStatusOptions,
+  TaskStatusModuleOptions,
+} from './task-status-module-options.js';
+import { TaskStatusGateway } from './task-status.gateway.js';
+
+/**
+ * The gateway as a dynamic module: `TaskStatusModule.forRoot({ redisUrl })` or `forRootAsync`.
+ * Register TaskStatusWsAdapter on the application so that its limits and routing apply.
+ */
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false })],
+  controllers: [HealthController, StatsController],
+  providers: [
+    {
+      provide: TASK_STATUS_OPTIONS,
+      inject: [TASK_STATUS_MODULE_OPTIONS],
+      useFactory: (options: TaskStatusModuleOptions) => resolveTaskStatusOptions(options),
+    },
+    {
+      provide: ConnectionRegistry,
+      inject: [TASK_STATUS_OPTIONS],
+      useFactory: (options: ResolvedTaskStatusOptions) =>
+        new ConnectionRegistry(options.maxSubscriptionsPerConnection),
+    },
+    { provide: DeliveryCounters, useValue: new DeliveryCounters() },
+    { provide: ConnectionAdmission, useValue: new ConnectionAdmission() },
+    { provide: RedisSubscriptionStatus, useValue: new RedisSubscriptionStatus() },
+    RedisConnectionFactory,
+    RedisHealthIndicator,
+    ConnectionsHealthIndicator,
+    ConnectionHeartbeat,
+    RedisSubscriberService,
+    TaskStatusGateway,
+  ],
+  exports: [
+    TASK_STATUS_OPTIONS,
+    ConnectionRegistry,
+    DeliveryCounters,
+    ConnectionAdmission,
+    RedisSubscriptionStatus,
+    RedisSubscriberService,
+  ],
+})
+export class TaskStatusModule extends TaskStatusConfigurableModule {}

@@ -1,0 +1,54 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { configureApplication } from '../../src/configure-application.js';
+import { RedisSubscriptionStatus } from '../../src/redis/redis-subscription-status.js';
+import { RedisSubscriberService } from '../../src/task-status/redis-subscriber.service.js';
+import type { TaskStatusModuleOptions } from '../../src/task-status/task-status-module-options.js';
+import { TaskStatusModule } from '../../src/task-status/task-status.module.js';
+import { withTimeout } from './with-timeout.js';
+
+export interface TestApp {
+  app: INestApplication;
+  port: number;
+  httpUrl: string;
+  wsUrl: string;
+  /** Resolves once the Redis subscription is established (immediately if it already is). */
+  subscribed(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots TaskStatusModule the way an importing application would, through the Nest testing module,
+ * on a free loopback port, and waits until it is subscribed to Redis.
+ */
+export async function startTestApp(
+  options: TaskStatusModuleOptions,
+  { waitForRedis = true }: { waitForRedis?: boolean } = {},
+): Promise<TestApp> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [TaskStatusModule.forRoot({ heartbeatIntervalMs: 0, ...options })],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
+  configureApplication(app, options.allowedOrigins ?? []);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+
+  const status = app.get(RedisSubscriptionStatus);
+  const subscriber = app.get(RedisSubscriberService);
+  const subscribed = async (): Promise<void> => {
+    if (status.isUp) return;
+    await withTimeout(once(subscriber.events, 'subscribed'), 10_000, 'Redis subscription');
+  };
+  if (waitForRedis) await subscribed();
+
+  return {
+    app,
+    port,
+    httpUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    subscribed,
+    close: () => withTimeout(app.close(), 15_000, 'app.close()'),
+  };
+}
