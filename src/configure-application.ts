@@ -11,6 +11,8 @@ export function configureApplication(
   allowedOrigins: readonly string[],
 ): void {
   app.useWebSocketAdapter(new TaskStatusWsAdapter(app));
+  const http = app.getHttpAdapter().getInstance() as { disable?: (setting: string) => void };
+  http.disable?.('x-powered-by');
   app.enableCors({
     origin: (origin: string | undefined, callback: (error: Error | null, allow: boolean) => void) =>
       callback(null, isOriginAllowed(origin, allowedOrigins)),

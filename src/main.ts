@@ -1,15 +1,18 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { ConfigType } from '@nestjs/config';
-import { AppModule } from './app.module.js';
 import { appConfig } from './config/app.config.js';
-import { InvalidEnvironmentError, parseEnvironment } from './config/parse-environment.js';
+import { loadEnvironment } from './config/load-environment.js';
+import { InvalidEnvironmentError } from './config/parse-environment.js';
 import { createAppLogger } from './logging/create-app-logger.js';
 import { configureApplication } from './configure-application.js';
 import { ConnectionAdmission } from './connections/connection-admission.js';
 
 async function bootstrap(): Promise<void> {
-  const bootEnv = parseEnvironment(process.env);
+  const bootEnv = loadEnvironment();
+  // Imported only once the environment is known to be valid: loading it starts ConfigModule,
+  // whose own validation would otherwise fail as an unhandled rejection with a stack trace.
+  const { AppModule } = await import('./app.module.js');
   const app = await NestFactory.create(AppModule, {
     logger: createAppLogger(bootEnv.LOG_LEVEL, bootEnv.LOG_FORMAT),
     abortOnError: false,

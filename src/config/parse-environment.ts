@@ -27,8 +27,14 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   if (errors.length > 0) {
     throw new InvalidEnvironmentError(
       errors.map((error) => {
-        const reasons = Object.values(error.constraints ?? {}).join('; ');
-        return `${error.property}=${JSON.stringify(defined[error.property])}: ${reasons}`;
+        const constraints = error.constraints ?? {};
+        // A value of the wrong type fails every rule; its type is the one worth reporting.
+        const reason =
+          constraints.isInt ??
+          constraints.isArray ??
+          constraints.isString ??
+          Object.values(constraints).join('; ');
+        return `${error.property}=${JSON.stringify(defined[error.property])}: ${reason}`;
       }),
     );
   }

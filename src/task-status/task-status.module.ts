@@ -42,9 +42,10 @@ import { TaskStatusGateway } from './task-status.gateway.js';
       useFactory: (options: ResolvedTaskStatusOptions) =>
         new ConnectionRegistry(options.maxSubscriptionsPerConnection),
     },
-    { provide: DeliveryCounters, useValue: new DeliveryCounters() },
-    { provide: ConnectionAdmission, useValue: new ConnectionAdmission() },
-    { provide: RedisSubscriptionStatus, useValue: new RedisSubscriptionStatus() },
+    // Plain classes, one instance per application (several may share a process, as in tests).
+    DeliveryCounters,
+    ConnectionAdmission,
+    RedisSubscriptionStatus,
     RedisConnectionFactory,
     RedisHealthIndicator,
     ConnectionsHealthIndicator,
