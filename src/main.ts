@@ -24,7 +24,12 @@ async function bootstrap(): Promise<void> {
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
+    // A repeated signal (Ctrl+C twice, a second SIGTERM) must not cut the drain short; the
+    // deadline below bounds it instead.
+    if (stopping) {
+      logger.warn(`${signal} received again; shutdown already in progress`, 'Bootstrap');
+      return;
+    }
     stopping = true;
     logger.log(`${signal} received; shutting down`, 'Bootstrap');
     // Readiness turns 503 and new upgrades are refused before anything else happens.
@@ -42,8 +47,8 @@ async function bootstrap(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 
   await app.listen(config.port, config.host);
   logger.log(`Listening on http://${config.host}:${config.port} (WebSocket path /ws)`, 'Bootstrap');

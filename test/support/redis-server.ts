@@ -70,13 +70,20 @@ export class RedisServer {
     const child = spawn(
       'redis-server',
       [
-        '--port', String(this.port),
-        '--bind', '127.0.0.1',
-        '--save', '',
-        '--appendonly', 'no',
-        '--protected-mode', 'no',
-        '--loglevel', 'notice',
-        '--logfile', '',
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+        '--loglevel',
+        'notice',
+        '--logfile',
+        '',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -87,7 +94,10 @@ export class RedisServer {
     child.once('exit', () => process.off('exit', reap));
     return new Promise<void>((resolve, reject) => {
       let output = '';
-      const timer = setTimeout(() => fail(new Error(`redis-server not ready: ${output}`)), READY_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => fail(new Error(`redis-server not ready: ${output}`)),
+        READY_TIMEOUT_MS,
+      );
       const fail = (error: Error): void => {
         clearTimeout(timer);
         child.kill('SIGKILL');

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { once } from 'node:events';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { configureApplication } from '../../src/configure-application.js';
 import { RedisSubscriptionStatus } from '../../src/redis/redis-subscription-status.js';
@@ -33,7 +34,8 @@ export async function startTestApp(
   const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
   configureApplication(app, options.allowedOrigins ?? []);
   await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  const server = app.getHttpServer() as Server;
+  const { port } = server.address() as AddressInfo;
 
   const status = app.get(RedisSubscriptionStatus);
   const subscriber = app.get(RedisSubscriberService);

@@ -21,7 +21,7 @@ export class WsTestClient {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data, isBinary) => {
-      if (!isBinary) this.received.push(JSON.parse(data.toString()) as ServerMessage);
+      if (!isBinary) this.received.push(JSON.parse((data as Buffer).toString()) as ServerMessage);
       for (const wake of this.waiters) wake();
     });
     this.closed = new Promise((resolve) =>

@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { AppProcess, builtAppPath } from './support/app-process.js';
+import { freePort, RedisServer } from './support/redis-server.js';
+import { waitUntil, withTimeout } from './support/with-timeout.js';
+import { UpgradeRefusedError, WsTestClient } from './support/ws-test-client.js';
+
+const SHUTDOWN_TIMEOUT_MS = 5_000;
+
+/**
+ * A WebSocket peer that completes the handshake and then never writes again, so it never answers
+ * the server's close frame: the server has to wait for it, which holds the shutdown open.
+ */
+async function connectSilentPeer(
+  port: number,
+): Promise<{ received: () => Buffer; gone: Promise<void> }> {
+  const socket: Socket = connect(port, '127.0.0.1');
+  await withTimeout(once(socket, 'connect'), 5_000, 'TCP connect');
+  socket.write(
+    [
+      'GET /ws HTTP/1.1',
+      `Host: 127.0.0.1:${port}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      'Sec-WebSocket-Version: 13',
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  let buffer = Buffer.alloc(0);
+  let headLength = -1;
+  const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  const handshake = new Promise<string>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const end = headLength < 0 ? buffer.indexOf('\r\n\r\n') : -1;
+      if (end >= 0) {
+        headLength = end + 4;
+        resolve(buffer.subarray(0, end).toString());
+      }
+    });
+  });
+  const head = await withTimeout(handshake, 5_000, 'the upgrade response');
+  assert.match(head, /^HTTP\/1\.1 101 /, head);
+  return { received: () => buffer.subarray(headLength), gone };
+}
+
+/** The close code of a server close frame (unmasked, payload < 126 bytes) at the start of `frames`. */
+function closeCodeOf(frames: Buffer): number | undefined {
+  if (frames.length < 4 || frames[0] !== 0x88) return undefined;
+  return frames.readUInt16BE(2);
+}
+
+describe('the built app as a process (dist/main.js)', () => {
+  let redis: RedisServer;
+  const apps: AppProcess[] = [];
+
+  before(async () => {
+    builtAppPath(); // fails early, with the reason, when the build is missing
+    redis = await RedisServer.start();
+  });
+
+  after(async () => {
+    await Promise.all(apps.map((app) => app.stop()));
+    await redis?.stop();
+  });
+
+  const serve = async (): Promise<AppProcess> => {
+    const app = await AppProcess.startServing({
+      REDIS_URL: redis.url,
+      LOG_FORMAT: 'json',
+      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+    });
+    apps.push(app);
+    return app;
+  };
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`on ${signal} closes every socket with 1001 and a reason, then exits 0 within the shutdown timeout`, async () => {
+      const app = await serve();
+      const clients = await Promise.all([
+        WsTestClient.connect(app.wsUrl),
+        WsTestClient.connect(app.wsUrl),
+      ]);
+      await clients[0].subscribe('lifecycle-1');
+      await clients[1].subscribe('lifecycle-2');
+
+      const signalledAt = Date.now();
+      app.signal(signal);
+      const closes = await withTimeout(
+        Promise.all(clients.map((client) => client.closed)),
+        SHUTDOWN_TIMEOUT_MS,
+        'both clients to be closed',
+      );
+      for (const { code, reason } of closes) {
+        assert.equal(code, 1001);
+        assert.ok(reason.length > 0, 'the close frame carries a reason');
+      }
+      const exit = await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000);
+      const elapsed = Date.now() - signalledAt;
+      assert.deepEqual(exit, { code: 0, signal: null }, app.output);
+      assert.ok(elapsed < SHUTDOWN_TIMEOUT_MS, `exited after ${elapsed} ms`);
+    });
+  }
+
+  it('refuses new upgrades with 503 once shutdown has begun', async () => {
+    const app = await serve();
+    // Holds the shutdown open (the server waits for its close handshake) for half the timeout.
+    const peer = await connectSilentPeer(app.port!);
+    const signalledAt = Date.now();
+    app.signal('SIGTERM');
+
+    // Readiness turns 503 at once; from then on upgrades must be refused.
+    await waitUntil(
+      async () => {
+        const response = await fetch(`${app.httpUrl}/health/ready`);
+        await response.body?.cancel();
+        return response.status === 503;
+      },
+      2_000,
+      'readiness to turn 503',
+    );
+    await assert.rejects(WsTestClient.connect(app.wsUrl), (error: unknown) => {
+      assert.ok(error instanceof UpgradeRefusedError, String(error));
+      assert.equal(error.statusCode, 503);
+      return true;
+    });
+
+    const stats = (await (await fetch(`${app.httpUrl}/ws/stats`)).json()) as {
+      connections_refused: { shutting_down: number };
+    };
+    assert.equal(stats.connections_refused.shutting_down, 1);
+
+    await withTimeout(peer.gone, SHUTDOWN_TIMEOUT_MS, 'the silent peer to be cut off');
+    assert.equal(closeCodeOf(peer.received()), 1001);
+    const exit = await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, app.output);
+    assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS);
+  });
+
+  it('exits 0 on SIGTERM within the shutdown timeout while Redis is unreachable', async () => {
+    const absent = await RedisServer.start();
+    await absent.stop(); // a loopback port where nothing answers
+    const app = await AppProcess.startServing(
+      {
+        REDIS_URL: absent.url,
+        LOG_FORMAT: 'json',
+        SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      },
+      '/health/live',
+    );
+    apps.push(app);
+    assert.equal((await fetch(`${app.httpUrl}/health/ready`)).status, 503);
+    const client = await WsTestClient.connect(app.wsUrl);
+    await client.ping();
+
+    const signalledAt = Date.now();
+    app.signal('SIGTERM');
+    const { code } = await withTimeout(
+      client.closed,
+      SHUTDOWN_TIMEOUT_MS,
+      'the client to be closed',
+    );
+    assert.equal(code, 1001);
+    const exit = await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, app.output);
+    assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS);
+  });
+
+  it('writes JSON lines on stdout with LOG_FORMAT=json', async () => {
+    const app = await serve();
+    await waitUntil(() => app.stdout.includes('Listening on'), 5_000, 'the listening log line');
+    app.signal('SIGTERM');
+    await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000);
+
+    const lines = app.stdout.split('\n').filter((line) => line.trim() !== '');
+    assert.ok(lines.length >= 2, app.stdout);
+    const entries = lines.map((line) => {
+      assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
+      return JSON.parse(line) as Record<string, unknown>;
+    });
+    for (const entry of entries) {
+      assert.equal(typeof entry.message, 'string');
+      assert.equal(typeof entry.level, 'string');
+    }
+    const listening = entries.find((entry) => String(entry.message).startsWith('Listening on'));
+    assert.ok(listening, 'the listening line is among the JSON entries');
+    assert.ok(
+      entries.some((entry) => String(entry.message).includes('SIGTERM')),
+      'the shutdown is logged',
+    );
+  });
+
+  describe('configuration errors end the process, naming the variable', () => {
+    const cases: Array<{ variable: string; value: string }> = [
+      { variable: 'PORT', value: 'abc' },
+      { variable: 'LOG_LEVEL', value: 'TRACE' },
+      { variable: 'CORS_ORIGINS', value: 'notjson' },
+    ];
+    for (const { variable, value } of cases) {
+      it(`${variable}=${value}`, async () => {
+        // A free port, so that a wrongly accepted configuration listens nowhere that matters.
+        const app = AppProcess.spawn({
+          REDIS_URL: redis.url,
+          HOST: '127.0.0.1',
+          PORT: String(await freePort()),
+          [variable]: value,
+        });
+        apps.push(app);
+        const exit = await app.waitForExit(10_000);
+        assert.notEqual(exit.code, 0, app.output);
+        assert.notEqual(exit.code, null, `ended by ${exit.signal}, not by itself`);
+        assert.match(app.output, new RegExp(`\\b${variable}\\b`));
+        assert.doesNotMatch(app.output, /Listening on/);
+        // A clear message, not a stack trace.
+        assert.doesNotMatch(app.output, /^\s+at /m, app.output);
+      });
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import { waitUntil } from './with-timeout.js';
+
+const REQUEST_TIMEOUT_MS = 5_000;
+
+/** The body of GET /ws/stats, as the e2e tests read it. */
+export interface GatewayStats {
+  total_connections: number;
+  total_subscriptions: number;
+  tasks_with_subscribers: number;
+  connections_per_task: Record<string, number>;
+  connections_per_task_limit: number;
+  connections_per_task_truncated: boolean;
+  instance_id: string;
+  uptime_seconds: number;
+  redis: {
+    status: 'connected' | 'disconnected';
+    state: string;
+    channel: string;
+    resubscriptions: number;
+    last_error: string | null;
+  };
+  messages: {
+    received: number;
+    routed: number;
+    unrouted: number;
+    dropped: number;
+    dropped_by_reason: Record<string, number>;
+  };
+  frames_delivered: number;
+  connections_refused: Record<string, number>;
+  heartbeat_terminations: number;
+  limits: Record<string, number>;
+}
+
+export interface JsonResponse<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** GET with a bounded wait, the body parsed as JSON. */
+export async function getJson<T = unknown>(url: string): Promise<JsonResponse<T>> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as T,
+  };
+}
+
+/** GET /ws/stats of one instance; fails on any status but 200. */
+export async function getStats(httpUrl: string, query = ''): Promise<GatewayStats> {
+  const { status, body } = await getJson<GatewayStats>(`${httpUrl}/ws/stats${query}`);
+  if (status !== 200) throw new Error(`GET /ws/stats${query} answered ${status}`);
+  return body;
+}
+
+/**
+ * Polls GET /ws/stats until `condition` holds and returns the stats that satisfied it. Needed
+ * where the server learns of an event asynchronously (a close seen by the client first).
+ */
+export async function waitForStats(
+  httpUrl: string,
+  condition: (stats: GatewayStats) => boolean,
+  what: string,
+  ms = 5_000,
+): Promise<GatewayStats> {
+  let last: GatewayStats | undefined;
+  try {
+    await waitUntil(
+      async () => {
+        last = await getStats(httpUrl);
+        return condition(last);
+      },
+      ms,
+      what,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last stats: ${JSON.stringify(last)}`);
+  }
+  return last as GatewayStats;
+}
