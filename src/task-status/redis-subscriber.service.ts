@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters, type DropReason } from '../connections/delivery-counters.js';
 import { ThrottledLogger } from '../logging/throttled-logger.js';
+import { quitGracefully } from '../redis/quit-gracefully.js';
 import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { parseTaskUpdate, serializeStatusUpdate, type TaskUpdate } from './task-update.parser.js';
@@ -21,6 +22,11 @@ import type { ResolvedTaskStatusOptions } from './task-status-module-options.js'
 export interface RedisSubscriberEvents {
   /** A well-formed update arrived (emitted before delivery, whether or not anyone here watches the task). */
   update: [update: TaskUpdate];
+  /**
+   * An update was written to its subscribers: how many, and the seconds from the message's
+   * arrival to the last socket write. Timed only while someone listens.
+   */
+  delivered: [taskId: string, recipients: number, seconds: number];
   /** A message was dropped as malformed. */
   dropped: [reason: DropReason, payload: string];
   /** The subscription is (re-)established: updates flow again. */
@@ -29,7 +35,6 @@ export interface RedisSubscriberEvents {
   disconnected: [];
 }
 
-const QUIT_TIMEOUT_MS = 1_000;
 const SEND_AS_TEXT = { binary: false } as const;
 
 /**
@@ -69,19 +74,13 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.status.markClosed();
-    try {
-      await Promise.race([
-        this.connection.quit(),
-        new Promise((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MS).unref()),
-      ]);
-    } catch {
-      // The connection is going away either way.
-    }
-    this.connection.disconnect();
+    await quitGracefully(this.connection);
   }
 
   /** Handles one raw message from the channel; public so that tests can drive it directly. */
   relay(payload: string): void {
+    const timed = this.events.listenerCount('delivered') > 0;
+    const arrivedAt = timed ? performance.now() : 0;
     const counters = this.counters;
     counters.messagesReceived += 1;
     const update = parseTaskUpdate(payload);
@@ -106,6 +105,14 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
       }
     }
     counters.framesDelivered += delivered;
+    if (timed) {
+      this.events.emit(
+        'delivered',
+        update.taskId,
+        delivered,
+        (performance.now() - arrivedAt) / 1000,
+      );
+    }
   }
 
   private async subscribe(): Promise<void> {

@@ -5,6 +5,7 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { ConnectionsHealthIndicator } from '../health/connections.health.js';
 import { HealthController } from '../health/health.controller.js';
+import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { RedisHealthIndicator } from '../redis/redis.health.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
@@ -47,6 +48,18 @@ import { TaskStatusGateway } from './task-status.gateway.js';
     ConnectionAdmission,
     RedisSubscriptionStatus,
     RedisConnectionFactory,
+    {
+      provide: RedisCommandClient,
+      inject: [RedisConnectionFactory, TASK_STATUS_OPTIONS],
+      useFactory: (factory: RedisConnectionFactory, options: ResolvedTaskStatusOptions) =>
+        // Commands fail fast while Redis is down instead of queueing without bound.
+        new RedisCommandClient(
+          factory.create(options.redisUrl, 'commands', {
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+          }),
+        ),
+    },
     RedisHealthIndicator,
     ConnectionsHealthIndicator,
     ConnectionHeartbeat,
@@ -60,6 +73,7 @@ import { TaskStatusGateway } from './task-status.gateway.js';
     ConnectionAdmission,
     RedisSubscriptionStatus,
     RedisSubscriberService,
+    RedisCommandClient,
   ],
 })
 export class TaskStatusModule extends TaskStatusConfigurableModule {}

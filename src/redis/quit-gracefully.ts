@@ -1,0 +1,17 @@
+import type { Redis } from 'ioredis';
+
+/** QUIT, bounded in time: a Redis that does not answer must not hold up shutdown. */
+export async function quitGracefully(connection: Redis, timeoutMs = 1_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connection.quit(),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+  } catch {
+    // The connection is going away either way.
+  } finally {
+    clearTimeout(timer);
+    connection.disconnect();
+  }
+}
