@@ -16,8 +16,9 @@ export class InvalidEnvironmentError extends Error {
 export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
   const defined: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    // An empty variable means "use the default", as in most twelve-factor services.
-    if (value !== undefined && value !== '') defined[key] = value;
+    // An empty (or blank) variable means "use the default", as in most twelve-factor services.
+    if (value === undefined || (typeof value === 'string' && value.trim() === '')) continue;
+    defined[key] = value;
   }
   const env = plainToInstance(EnvironmentVariables, defined, {
     enableImplicitConversion: true,

@@ -1,0 +1,159 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidEnvironmentError, parseEnvironment } from './parse-environment.js';
+
+/** Runs parseEnvironment expecting a failure and returns the error for inspection. */
+function parseError(raw: Record<string, string>): InvalidEnvironmentError {
+  try {
+    parseEnvironment(raw);
+  } catch (error) {
+    assert.ok(error instanceof InvalidEnvironmentError, `unexpected error ${String(error)}`);
+    return error;
+  }
+  assert.fail(`expected InvalidEnvironmentError for ${JSON.stringify(raw)}`);
+}
+
+describe('parseEnvironment', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    // Arrange
+    const raw = {};
+
+    // Act
+    const env = parseEnvironment(raw);
+
+    // Assert
+    assert.equal(env.PORT, 8001);
+    assert.equal(env.REDIS_URL, 'redis://localhost:6379/0');
+    assert.equal(env.REDIS_PUBSUB_CHANNEL, 'task_status_updates');
+    assert.equal(env.WS_MAX_CONNECTIONS, 1000);
+    assert.equal(env.WS_MAX_MESSAGE_BYTES, 4096);
+    assert.equal(env.LOG_LEVEL, 'INFO');
+    assert.deepEqual(env.CORS_ORIGINS, []);
+  });
+
+  it('treats empty-string variables as unset', () => {
+    // Arrange
+    const raw = {
+      PORT: '',
+      REDIS_URL: '',
+      REDIS_PUBSUB_CHANNEL: '',
+      WS_MAX_CONNECTIONS: '',
+      WS_MAX_MESSAGE_BYTES: '',
+      LOG_LEVEL: '',
+      CORS_ORIGINS: '',
+    };
+
+    // Act
+    const env = parseEnvironment(raw);
+
+    // Assert
+    assert.equal(env.PORT, 8001);
+    assert.equal(env.REDIS_URL, 'redis://localhost:6379/0');
+    assert.equal(env.REDIS_PUBSUB_CHANNEL, 'task_status_updates');
+    assert.equal(env.WS_MAX_CONNECTIONS, 1000);
+    assert.equal(env.WS_MAX_MESSAGE_BYTES, 4096);
+    assert.equal(env.LOG_LEVEL, 'INFO');
+    assert.deepEqual(env.CORS_ORIGINS, []);
+  });
+
+  it('converts numeric strings and keeps explicit values', () => {
+    // Arrange
+    const raw = {
+      PORT: '9000',
+      REDIS_URL: 'rediss://user:secret@redis.example.com:6380/2',
+      REDIS_PUBSUB_CHANNEL: 'other_channel',
+      WS_MAX_CONNECTIONS: '25',
+      WS_MAX_MESSAGE_BYTES: '8192',
+    };
+
+    // Act
+    const env = parseEnvironment(raw);
+
+    // Assert
+    assert.equal(env.PORT, 9000);
+    assert.equal(env.REDIS_URL, 'rediss://user:secret@redis.example.com:6380/2');
+    assert.equal(env.REDIS_PUBSUB_CHANNEL, 'other_channel');
+    assert.equal(env.WS_MAX_CONNECTIONS, 25);
+    assert.equal(env.WS_MAX_MESSAGE_BYTES, 8192);
+  });
+
+  it('reads LOG_LEVEL case-insensitively', () => {
+    const cases = { debug: 'DEBUG', Warning: 'WARNING', error: 'ERROR', INFO: 'INFO' };
+    for (const [input, expected] of Object.entries(cases)) {
+      // Act
+      const env = parseEnvironment({ LOG_LEVEL: input });
+
+      // Assert
+      assert.equal(env.LOG_LEVEL, expected, `LOG_LEVEL=${input}`);
+    }
+  });
+
+  it('parses CORS_ORIGINS as a JSON array', () => {
+    // Arrange
+    const raw = { CORS_ORIGINS: '["http://localhost:3000","https://app.example.com:8443"]' };
+
+    // Act
+    const env = parseEnvironment(raw);
+
+    // Assert
+    assert.deepEqual(env.CORS_ORIGINS, ['http://localhost:3000', 'https://app.example.com:8443']);
+  });
+
+  const badValues: Array<[string, string]> = [
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['WS_MAX_CONNECTIONS', '0'],
+    ['LOG_LEVEL', 'TRACE'],
+    ['REDIS_URL', 'http://x'],
+    ['CORS_ORIGINS', 'not-json'],
+    ['CORS_ORIGINS', '["not an origin"]'],
+  ];
+  for (const [name, value] of badValues) {
+    it(`rejects ${name}=${value} with an error naming ${name}`, () => {
+      // Act
+      const error = parseError({ [name]: value });
+
+      // Assert
+      assert.equal(error.problems.length, 1, error.message);
+      assert.ok(error.problems[0].startsWith(`${name}=`), error.problems[0]);
+      assert.ok(error.message.includes(name), error.message);
+    });
+  }
+
+  // Number('   ') is 0: a blank PORT must not silently mean "any free port".
+  it('treats a whitespace-only variable as unset, never as 0', () => {
+    // Act
+    const env = parseEnvironment({ PORT: '   ', WS_HEARTBEAT_INTERVAL_MS: '\t' });
+
+    // Assert
+    assert.equal(env.PORT, 8001);
+    assert.equal(env.WS_HEARTBEAT_INTERVAL_MS, 30_000);
+  });
+
+  it('names every bad variable in one error', () => {
+    // Arrange
+    const raw = {
+      PORT: 'abc',
+      WS_MAX_CONNECTIONS: '0',
+      LOG_LEVEL: 'TRACE',
+      REDIS_URL: 'http://x',
+      CORS_ORIGINS: 'not-json',
+      REDIS_PUBSUB_CHANNEL: 'fine',
+    };
+
+    // Act
+    const error = parseError(raw);
+
+    // Assert
+    const named = error.problems.map((problem) => problem.slice(0, problem.indexOf('='))).sort();
+    assert.deepEqual(named, [
+      'CORS_ORIGINS',
+      'LOG_LEVEL',
+      'PORT',
+      'REDIS_URL',
+      'WS_MAX_CONNECTIONS',
+    ]);
+    for (const name of named) assert.ok(error.message.includes(name), error.message);
+  });
+});

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hostname } from 'node:os';
+import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
+import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379/0';
+
+describe('resolveTaskStatusOptions', () => {
+  it('fills every option left out with its documented default', () => {
+    // Act
+    const options = resolveTaskStatusOptions({ redisUrl: REDIS_URL });
+
+    // Assert
+    assert.deepEqual(options, {
+      redisUrl: REDIS_URL,
+      channel: 'task_status_updates',
+      maxConnections: 1000,
+      maxMessageBytes: 4096,
+      maxSubscriptionsPerConnection: 100,
+      heartbeatIntervalMs: 30_000,
+      allowedOrigins: [],
+      shutdownTimeoutMs: 10_000,
+      statsMaxTasks: 1000,
+      instanceId: `${hostname()}-${process.pid}`,
+    } satisfies ResolvedTaskStatusOptions);
+  });
+
+  it('lets explicit values win over the defaults', () => {
+    // Arrange
+    const explicit: ResolvedTaskStatusOptions = {
+      redisUrl: 'rediss://redis.example.com:6380/1',
+      channel: 'other_channel',
+      maxConnections: 5,
+      maxMessageBytes: 1024,
+      maxSubscriptionsPerConnection: 3,
+      heartbeatIntervalMs: 0,
+      allowedOrigins: ['https://app.example.com'],
+      shutdownTimeoutMs: 500,
+      statsMaxTasks: 10,
+      instanceId: 'gateway-a',
+    };
+
+    // Act
+    const options = resolveTaskStatusOptions({ ...explicit });
+
+    // Assert
+    assert.deepEqual(options, explicit);
+  });
+
+  it('keeps falsy explicit values such as 0 and an empty string', () => {
+    // Act
+    const options = resolveTaskStatusOptions({
+      redisUrl: REDIS_URL,
+      heartbeatIntervalMs: 0,
+      instanceId: '',
+    });
+
+    // Assert
+    assert.equal(options.heartbeatIntervalMs, 0);
+    assert.equal(options.instanceId, '');
+  });
+
+  it('does not let undefined values override the defaults', () => {
+    // Act
+    const options = resolveTaskStatusOptions({
+      redisUrl: REDIS_URL,
+      channel: undefined,
+      maxConnections: undefined,
+      maxMessageBytes: undefined,
+      maxSubscriptionsPerConnection: undefined,
+      heartbeatIntervalMs: undefined,
+      allowedOrigins: undefined,
+      shutdownTimeoutMs: undefined,
+      statsMaxTasks: undefined,
+      instanceId: undefined,
+    });
+
+    // Assert
+    assert.equal(options.channel, 'task_status_updates');
+    assert.equal(options.maxConnections, 1000);
+    assert.equal(options.maxMessageBytes, 4096);
+    assert.equal(options.maxSubscriptionsPerConnection, 100);
+    assert.equal(options.heartbeatIntervalMs, 30_000);
+    assert.deepEqual(options.allowedOrigins, []);
+    assert.equal(options.shutdownTimeoutMs, 10_000);
+    assert.equal(options.statsMaxTasks, 1000);
+    assert.equal(options.instanceId, `${hostname()}-${process.pid}`);
+    for (const [key, value] of Object.entries(options)) {
+      assert.notEqual(value, undefined, key);
+    }
+  });
+
+  it('gives each call its own default allowedOrigins array', () => {
+    // Arrange
+    const first = resolveTaskStatusOptions({ redisUrl: REDIS_URL });
+
+    // Act
+    first.allowedOrigins.push('https://mutated.example.com');
+    const second = resolveTaskStatusOptions({ redisUrl: REDIS_URL });
+
+    // Assert
+    assert.deepEqual(second.allowedOrigins, []);
+  });
+});
