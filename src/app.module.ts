@@ -3,6 +3,7 @@ import { ConfigModule, type ConfigType } from '@nestjs/config';
 import { appConfig } from './config/app.config.js';
 import { parseEnvironment } from './config/parse-environment.js';
 import { redisConfig } from './config/redis.config.js';
+import { taskStateConfig } from './config/task-state.config.js';
 import { websocketConfig } from './config/websocket.config.js';
 import { TaskStatusModule } from './task-status/task-status.module.js';
 
@@ -23,13 +24,16 @@ import { TaskStatusModule } from './task-status/task-status.module.js';
         ConfigModule.forFeature(appConfig),
         ConfigModule.forFeature(redisConfig),
         ConfigModule.forFeature(websocketConfig),
+        ConfigModule.forFeature(taskStateConfig),
       ],
-      inject: [appConfig.KEY, redisConfig.KEY, websocketConfig.KEY],
+      inject: [appConfig.KEY, redisConfig.KEY, websocketConfig.KEY, taskStateConfig.KEY],
       useFactory: (
         app: ConfigType<typeof appConfig>,
         redis: ConfigType<typeof redisConfig>,
         websocket: ConfigType<typeof websocketConfig>,
+        taskState: ConfigType<typeof taskStateConfig>,
       ) => ({
+        ...taskState,
         redisUrl: redis.url,
         channel: redis.channel,
         maxConnections: websocket.maxConnections,
@@ -39,7 +43,9 @@ import { TaskStatusModule } from './task-status/task-status.module.js';
         statsMaxTasks: websocket.statsMaxTasks,
         allowedOrigins: app.corsOrigins,
         shutdownTimeoutMs: app.shutdownTimeoutMs,
+        drainWindowMs: app.drainWindowMs,
         instanceId: app.instanceId,
+        metrics: app.metricsEnabled,
       }),
     }),
   ],

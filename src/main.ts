@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { ConfigType } from '@nestjs/config';
+import { setupApiDocs } from './api-docs/setup-api-docs.js';
 import { appConfig } from './config/app.config.js';
 import { loadEnvironment } from './config/load-environment.js';
 import { InvalidEnvironmentError } from './config/parse-environment.js';
@@ -21,6 +22,7 @@ async function bootstrap(): Promise<void> {
   const logger = createAppLogger(config.logLevel, config.logFormat);
   app.useLogger(logger);
   configureApplication(app, config.corsOrigins);
+  if (config.apiDocsEnabled) setupApiDocs(app);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -11,6 +11,9 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    drainWindowMs: env.SHUTDOWN_DRAIN_WINDOW_MS,
     instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+    metricsEnabled: env.METRICS_ENABLED,
+    apiDocsEnabled: env.API_DOCS_ENABLED,
   };
 });

@@ -2,6 +2,7 @@ import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -28,6 +29,24 @@ function parseJsonArray({ value }: { value: unknown }): unknown {
   } catch {
     return value;
   }
+}
+
+function parseList({ value }: { value: unknown }): unknown {
+  if (typeof value !== 'string') return value;
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+// Reads the raw string: implicit conversion would already have turned "false" into true.
+function parseBoolean({ key, obj }: { key: string; obj: Record<string, unknown> }): unknown {
+  const raw = obj[key];
+  if (typeof raw !== 'string') return raw;
+  const normalized = raw.trim().toLowerCase();
+  if (normalized === 'true' || normalized === '1') return true;
+  if (normalized === 'false' || normalized === '0') return false;
+  return raw;
 }
 
 function upperCase({ value }: { value: unknown }): unknown {
@@ -87,6 +106,11 @@ export class EnvironmentVariables {
   @Min(100)
   SHUTDOWN_TIMEOUT_MS: number = 10_000;
 
+  /** Sockets are closed in batches over this window on shutdown (capped at a quarter of the timeout). */
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_DRAIN_WINDOW_MS: number = 2_000;
+
   @Transform(upperCase)
   @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: LogLevelName = 'INFO';
@@ -107,8 +131,41 @@ export class EnvironmentVariables {
   })
   CORS_ORIGINS: string[] = [];
 
+  @Transform(parseBoolean)
+  @IsBoolean({ message: 'METRICS_ENABLED must be true or false' })
+  METRICS_ENABLED: boolean = true;
+
+  @Transform(parseBoolean)
+  @IsBoolean({ message: 'API_DOCS_ENABLED must be true or false' })
+  API_DOCS_ENABLED: boolean = true;
+
   @IsOptional()
   @IsString()
   @MaxLength(128)
   INSTANCE_ID?: string;
+
+  /** Where publishers keep each task's latest state; empty disables snapshots and resync. */
+  @IsString()
+  @MaxLength(256)
+  TASK_STATUS_KEY_PREFIX: string = 'task:status:';
+
+  @Transform(parseList)
+  @IsArray({ message: 'TASK_TERMINAL_STATUSES must be a comma-separated list of statuses' })
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  TASK_TERMINAL_STATUSES: string[] = ['completed', 'failed', 'cancelled'];
+
+  /** 0 disables the data-path canary. */
+  @IsInt()
+  @Min(0)
+  CANARY_INTERVAL_MS: number = 5_000;
+
+  @IsInt()
+  @Min(100)
+  CANARY_TIMEOUT_MS: number = 15_000;
+
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  RESYNC_BATCH_SIZE: number = 500;
 }

@@ -156,4 +156,38 @@ describe('parseEnvironment', () => {
     ]);
     for (const name of named) assert.ok(error.message.includes(name), error.message);
   });
+
+  it('reads METRICS_ENABLED and API_DOCS_ENABLED as booleans, default true', () => {
+    // Act
+    const defaults = parseEnvironment({});
+    const off = parseEnvironment({ METRICS_ENABLED: 'false', API_DOCS_ENABLED: '0' });
+    const on = parseEnvironment({ METRICS_ENABLED: ' TRUE ', API_DOCS_ENABLED: '1' });
+
+    // Assert
+    assert.equal(defaults.METRICS_ENABLED, true);
+    assert.equal(defaults.API_DOCS_ENABLED, true);
+    assert.equal(off.METRICS_ENABLED, false);
+    assert.equal(off.API_DOCS_ENABLED, false);
+    assert.equal(on.METRICS_ENABLED, true);
+    assert.equal(on.API_DOCS_ENABLED, true);
+  });
+
+  it('rejects a boolean variable that is neither true nor false', () => {
+    // Act
+    const error = parseError({ METRICS_ENABLED: 'yes please' });
+
+    // Assert
+    assert.deepEqual(error.problems, [
+      'METRICS_ENABLED="yes please": METRICS_ENABLED must be true or false',
+    ]);
+  });
+
+  it('keeps the password of a rejected REDIS_URL out of the error', () => {
+    // Act
+    const error = parseError({ REDIS_URL: 'http://app:hunter2@redis.internal:6379' });
+
+    // Assert
+    assert.ok(error.message.includes('REDIS_URL="http://app:***@redis.internal:6379"'));
+    assert.ok(!error.message.includes('hunter2'), error.message);
+  });
 });

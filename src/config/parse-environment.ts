@@ -1,6 +1,10 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { redactUrlCredentials } from '../logging/redact-secrets.js';
 import { EnvironmentVariables } from './environment-variables.js';
+
+/** Variables for which an empty value is a setting of its own rather than "use the default". */
+const EMPTY_IS_A_VALUE = new Set(['TASK_STATUS_KEY_PREFIX']);
 
 export class InvalidEnvironmentError extends Error {
   constructor(readonly problems: string[]) {
@@ -17,7 +21,8 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   const defined: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     // An empty (or blank) variable means "use the default", as in most twelve-factor services.
-    if (value === undefined || (typeof value === 'string' && value.trim() === '')) continue;
+    if (value === undefined) continue;
+    if (typeof value === 'string' && value.trim() === '' && !EMPTY_IS_A_VALUE.has(key)) continue;
     defined[key] = value;
   }
   const env = plainToInstance(EnvironmentVariables, defined, {
@@ -35,7 +40,9 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
           constraints.isArray ??
           constraints.isString ??
           Object.values(constraints).join('; ');
-        return `${error.property}=${JSON.stringify(defined[error.property])}: ${reason}`;
+        // The message goes to stderr and log collectors: a password in a URL must not.
+        const shown = redactUrlCredentials(JSON.stringify(defined[error.property]) ?? 'undefined');
+        return `${error.property}=${shown}: ${reason}`;
       }),
     );
   }

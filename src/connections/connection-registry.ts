@@ -89,6 +89,11 @@ export class ConnectionRegistry<TConnection extends object = object> {
     return this.tasksByConnection.get(connection) ?? new Set();
   }
 
+  /** Every task that has at least one subscriber. */
+  taskIds(): IterableIterator<string> {
+    return this.connectionsByTask.keys();
+  }
+
   connections(): IterableIterator<TConnection> {
     return this.tasksByConnection.keys();
   }

@@ -26,6 +26,16 @@ export class DeliveryCounters {
     missing_task_id: 0,
     invalid_task_id: 0,
   };
+  /** Updates not delivered because a newer (or terminal) state was already delivered. */
+  readonly superseded = { stale: 0, after_terminal: 0, snapshot: 0 };
+  /** Stored states sent to a client right after it subscribed. */
+  snapshotsDelivered = 0;
+  /** Stored states that could not be read (Redis unreachable) or were malformed. */
+  snapshotReadErrors = 0;
+  snapshotsInvalid = 0;
+  /** Completed resyncs after the subscription was re-established, and the updates they delivered. */
+  resyncs = 0;
+  resyncedUpdates = 0;
   /** Connections terminated because they missed a heartbeat pong. */
   heartbeatTerminations = 0;
 

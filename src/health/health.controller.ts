@@ -6,6 +6,7 @@ import {
   Res,
   ServiceUnavailableException,
 } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
   HealthCheckService,
@@ -29,6 +30,18 @@ export interface HealthSummary {
   checks: HealthCheckResult['details'];
 }
 
+const SUMMARY_EXAMPLE = {
+  status: 'healthy',
+  redis: 'connected',
+  active_connections: 5,
+  instance_id: 'gateway-1',
+  checks: {
+    redis: { status: 'up', state: 'subscribed', since: '2026-11-25T19:53:50.194Z' },
+    connections: { status: 'up', active: 5, accepting: true },
+  },
+};
+
+@ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -42,6 +55,13 @@ export class HealthController {
 
   /** The summary that dashboards and the original contract read: 200 healthy, 503 unhealthy. */
   @Get()
+  @ApiOkResponse({
+    description: 'Subscribed to Redis and accepting connections.',
+    schema: { type: 'object', example: SUMMARY_EXAMPLE },
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'Redis subscriber down, or shutting down (`status: "unhealthy"`).',
+  })
   async summary(@Res({ passthrough: true }) response: Response): Promise<HealthSummary> {
     const result = await this.evaluate([
       () => this.redis.isHealthy('redis'),

@@ -10,6 +10,9 @@ export class RedisSubscriptionStatus {
   private error: string | undefined;
   private reconnects = 0;
   private everSubscribed = false;
+  private stalled = false;
+  private canaryRtt: number | undefined;
+  private canaryAt: number | undefined;
 
   get state(): RedisLinkState {
     return this.current;
@@ -37,6 +40,33 @@ export class RedisSubscriptionStatus {
     if (this.everSubscribed) this.reconnects += 1;
     this.everSubscribed = true;
     this.set('subscribed');
+  }
+
+  /**
+   * False while the data-path canary is overdue: connected and subscribed, yet messages on the
+   * channel do not come back (a wedged subscription).
+   */
+  get dataPathHealthy(): boolean {
+    return !this.stalled;
+  }
+
+  /** Round trip of the last canary through Redis, in milliseconds. */
+  get canaryRoundTripMs(): number | undefined {
+    return this.canaryRtt;
+  }
+
+  get lastCanaryAt(): number | undefined {
+    return this.canaryAt;
+  }
+
+  recordCanary(roundTripMs: number, at = Date.now()): void {
+    this.canaryRtt = roundTripMs;
+    this.canaryAt = at;
+    this.stalled = false;
+  }
+
+  markDataPathStalled(): void {
+    this.stalled = true;
   }
 
   recordError(error: Error): void {

@@ -15,8 +15,10 @@ export class RedisHealthIndicator {
     const details = {
       state: this.status.state,
       since: new Date(this.status.stateSince).toISOString(),
+      dataPath: this.status.dataPathHealthy ? 'ok' : 'stalled',
+      canaryRoundTripMs: this.status.canaryRoundTripMs ?? null,
     };
-    if (this.status.isUp) return indicator.up(details);
+    if (this.status.isUp && this.status.dataPathHealthy) return indicator.up(details);
     return indicator.down({ ...details, lastError: this.status.lastError });
   }
 }

@@ -1,4 +1,5 @@
 import { Controller, DefaultValuePipe, Get, Inject, ParseIntPipe, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
@@ -9,6 +10,7 @@ import type { ResolvedTaskStatusOptions } from '../task-status/task-status-modul
 
 const DEFAULT_TASK_LIMIT = 100;
 
+@ApiTags('stats')
 @Controller('ws')
 export class StatsController {
   constructor(
@@ -24,6 +26,17 @@ export class StatsController {
    * at most STATS_MAX_TASKS), so the answer stays small however many tasks are watched.
    */
   @Get('stats')
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    type: 'integer',
+    description: `Busiest tasks listed in connections_per_task (default ${DEFAULT_TASK_LIMIT}, capped at STATS_MAX_TASKS).`,
+  })
+  @ApiOkResponse({
+    description: 'Counts of this instance; every field is described in docs/operations.md#stats.',
+    schema: { type: 'object' },
+  })
+  @ApiBadRequestResponse({ description: '`limit` is not an integer.' })
   stats(@Query('limit', new DefaultValuePipe(DEFAULT_TASK_LIMIT), ParseIntPipe) limit: number) {
     const taskLimit = Math.max(0, Math.min(limit, this.options.statsMaxTasks));
     const top = this.registry.topTasks(taskLimit);
@@ -44,6 +57,9 @@ export class StatsController {
         state: this.redisStatus.state,
         channel: this.options.channel,
         resubscriptions: this.redisStatus.resubscriptions,
+        data_path: this.redisStatus.dataPathHealthy ? 'ok' : 'stalled',
+        canary_round_trip_ms: this.redisStatus.canaryRoundTripMs ?? null,
+        last_canary_at: toIsoOrNull(this.redisStatus.lastCanaryAt),
         last_error: this.redisStatus.lastError ?? null,
       },
       messages: {
@@ -52,7 +68,14 @@ export class StatsController {
         unrouted: counters.updatesUnrouted,
         dropped: counters.messagesDropped,
         dropped_by_reason: { ...counters.dropped },
+        superseded: { ...counters.superseded },
       },
+      snapshots: {
+        delivered: counters.snapshotsDelivered,
+        read_errors: counters.snapshotReadErrors,
+        invalid: counters.snapshotsInvalid,
+      },
+      resyncs: { completed: counters.resyncs, updates_delivered: counters.resyncedUpdates },
       frames_delivered: counters.framesDelivered,
       connections_refused: { ...this.admission.refused },
       heartbeat_terminations: counters.heartbeatTerminations,
@@ -63,4 +86,8 @@ export class StatsController {
       },
     };
   }
+}
+
+function toIsoOrNull(epochMs: number | undefined): string | null {
+  return epochMs === undefined ? null : new Date(epochMs).toISOString();
 }

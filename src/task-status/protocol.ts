@@ -45,6 +45,8 @@ export interface StatusUpdateMessage {
   type: 'status_update';
   task_id: string;
   data: TaskStatusData;
+  /** Present on the stored state sent right after `subscribed`: the latest state at that time. */
+  snapshot?: true;
 }
 
 export interface ErrorMessage {

@@ -7,14 +7,16 @@ import {
 } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters, type DropReason } from '../connections/delivery-counters.js';
 import { ThrottledLogger } from '../logging/throttled-logger.js';
 import { quitGracefully } from '../redis/quit-gracefully.js';
 import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { parseTaskUpdate, serializeStatusUpdate, type TaskUpdate } from './task-update.parser.js';
+import { CANARY_TASK_PREFIX, DataPathCanary } from './data-path-canary.js';
+import { TaskUpdateDelivery } from './task-update-delivery.js';
+import { parseTaskUpdate, type TaskUpdate } from './task-update.parser.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 
@@ -35,8 +37,6 @@ export interface RedisSubscriberEvents {
   disconnected: [];
 }
 
-const SEND_AS_TEXT = { binary: false } as const;
-
 /**
  * Owns the Redis subscriber connection and relays each message on the channel to the sockets
  * subscribed to its task: parsed once, serialized once, the same buffer written to every socket.
@@ -54,6 +54,8 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     private readonly registry: ConnectionRegistry<WebSocket>,
     private readonly counters: DeliveryCounters,
     private readonly status: RedisSubscriptionStatus,
+    private readonly delivery: TaskUpdateDelivery,
+    private readonly canary: DataPathCanary,
     connectionFactory: RedisConnectionFactory,
   ) {
     // Resubscription is done here on every 'ready', so that "subscribed" is known, not assumed.
@@ -67,6 +69,7 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     this.connection.on('close', () => this.onConnectionLost());
     this.connection.on('error', (error: Error) => this.status.recordError(error));
     this.connection.on('message', (_channel: string, payload: string) => this.relay(payload));
+    this.canary.events.on('stalled', () => this.resubscribe());
     // Not awaited: starting while Redis is unreachable is allowed; ioredis keeps retrying.
     this.connection.connect().catch(() => undefined);
   }
@@ -82,29 +85,27 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     const timed = this.events.listenerCount('delivered') > 0;
     const arrivedAt = timed ? performance.now() : 0;
     const counters = this.counters;
-    counters.messagesReceived += 1;
     const update = parseTaskUpdate(payload);
     if (typeof update === 'string') {
+      counters.messagesReceived += 1;
       this.drop(update, payload);
       return;
     }
-    if (this.events.listenerCount('update') > 0) this.events.emit('update', update);
-
     const subscribers = this.registry.subscribersOf(update.taskId);
+    // Canary task ids cannot be subscribed to, so a canary never has subscribers. Canaries are
+    // the gateways' own traffic and stay out of the counts and events.
+    if (!subscribers && update.taskId.startsWith(CANARY_TASK_PREFIX)) {
+      if (update.taskId === this.canary.taskId) this.canary.receive(update.data);
+      return;
+    }
+    counters.messagesReceived += 1;
+    if (this.events.listenerCount('update') > 0) this.events.emit('update', update);
     if (!subscribers) {
       counters.updatesUnrouted += 1;
       return;
     }
     counters.updatesRouted += 1;
-    const frame = Buffer.from(serializeStatusUpdate(update));
-    let delivered = 0;
-    for (const socket of subscribers) {
-      if (socket.readyState === WebSocket.OPEN) {
-        socket.send(frame, SEND_AS_TEXT);
-        delivered += 1;
-      }
-    }
-    counters.framesDelivered += delivered;
+    const delivered = this.delivery.deliverLive(update, subscribers);
     if (timed) {
       this.events.emit(
         'delivered',
@@ -119,14 +120,23 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     try {
       await this.connection.subscribe(this.options.channel);
       this.status.markSubscribed();
+      this.canary.reset();
       this.logger.log(`Subscribed to Redis channel "${this.options.channel}"`);
       this.events.emit('subscribed');
+      // Whatever was published while unsubscribed is gone from pub/sub; the stored states are not.
+      void this.delivery.resync();
     } catch (error) {
       // The connection dropped mid-subscribe; the next 'ready' tries again.
       if (!this.stopping) {
         this.logger.warn(`Subscribing to "${this.options.channel}" failed: ${String(error)}`);
       }
     }
+  }
+
+  /** Drops the connection and lets ioredis reconnect; 'ready' then subscribes and resyncs. */
+  private resubscribe(): void {
+    if (this.stopping) return;
+    this.connection.disconnect(true);
   }
 
   private onConnectionLost(): void {

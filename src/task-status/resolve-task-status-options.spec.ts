@@ -21,8 +21,15 @@ describe('resolveTaskStatusOptions', () => {
       heartbeatIntervalMs: 30_000,
       allowedOrigins: [],
       shutdownTimeoutMs: 10_000,
+      drainWindowMs: 2_000,
       statsMaxTasks: 1000,
       instanceId: `${hostname()}-${process.pid}`,
+      metrics: true,
+      snapshotKeyPrefix: 'task:status:',
+      terminalStatuses: ['completed', 'failed', 'cancelled'],
+      canaryIntervalMs: 5_000,
+      canaryTimeoutMs: 15_000,
+      resyncBatchSize: 500,
     } satisfies ResolvedTaskStatusOptions);
   });
 
@@ -37,8 +44,15 @@ describe('resolveTaskStatusOptions', () => {
       heartbeatIntervalMs: 0,
       allowedOrigins: ['https://app.example.com'],
       shutdownTimeoutMs: 500,
+      drainWindowMs: 0,
       statsMaxTasks: 10,
       instanceId: 'gateway-a',
+      metrics: false,
+      snapshotKeyPrefix: '',
+      terminalStatuses: ['done'],
+      canaryIntervalMs: 0,
+      canaryTimeoutMs: 1_000,
+      resyncBatchSize: 10,
     };
 
     // Act
@@ -74,6 +88,7 @@ describe('resolveTaskStatusOptions', () => {
       shutdownTimeoutMs: undefined,
       statsMaxTasks: undefined,
       instanceId: undefined,
+      metrics: undefined,
     });
 
     // Assert
@@ -86,6 +101,7 @@ describe('resolveTaskStatusOptions', () => {
     assert.equal(options.shutdownTimeoutMs, 10_000);
     assert.equal(options.statsMaxTasks, 1000);
     assert.equal(options.instanceId, `${hostname()}-${process.pid}`);
+    assert.equal(options.metrics, true);
     for (const [key, value] of Object.entries(options)) {
       assert.notEqual(value, undefined, key);
     }

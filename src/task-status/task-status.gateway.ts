@@ -14,11 +14,12 @@ import {
   type OnGatewayDisconnect,
   type OnGatewayInit,
 } from '@nestjs/websockets';
-import { once } from 'node:events';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { drainConnections } from './connection-drain.js';
 import { ConnectionHeartbeat } from './connection-heartbeat.js';
+import { CANARY_TASK_PREFIX } from './data-path-canary.js';
 import { SubscribeTaskDto } from './dto/subscribe-task.dto.js';
 import { UnsubscribeTaskDto } from './dto/unsubscribe-task.dto.js';
 import { ProtocolErrorException } from './protocol-error.exception.js';
@@ -30,6 +31,7 @@ import {
 } from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+import { TaskUpdateDelivery } from './task-update-delivery.js';
 import { createWsValidationPipe } from './ws-validation.pipe.js';
 import { WsExceptionFilter } from './ws-exception.filter.js';
 
@@ -55,6 +57,7 @@ export class TaskStatusGateway
     private readonly registry: ConnectionRegistry<WebSocket>,
     private readonly heartbeat: ConnectionHeartbeat,
     private readonly admission: ConnectionAdmission,
+    private readonly delivery: TaskUpdateDelivery,
   ) {}
 
   afterInit(server: WebSocketServer): void {
@@ -68,7 +71,7 @@ export class TaskStatusGateway
   }
 
   handleDisconnect(client: WebSocket): void {
-    this.registry.removeConnection(client);
+    for (const taskId of this.registry.removeConnection(client)) this.delivery.forget(taskId);
   }
 
   @SubscribeMessage('subscribe')
@@ -76,13 +79,23 @@ export class TaskStatusGateway
     @ConnectedSocket() client: WebSocket,
     @MessageBody() { task_id }: SubscribeTaskDto,
   ): SubscribedMessage {
-    if (this.registry.subscribe(client, task_id) === 'limit_reached') {
+    if (task_id.startsWith(CANARY_TASK_PREFIX)) {
+      throw new ProtocolErrorException(
+        'invalid_message',
+        `task_id must not start with "${CANARY_TASK_PREFIX}" (reserved)`,
+        { field: 'task_id' },
+      );
+    }
+    const result = this.registry.subscribe(client, task_id);
+    if (result === 'limit_reached') {
       throw new ProtocolErrorException(
         'subscription_limit',
         `A connection may hold at most ${this.options.maxSubscriptionsPerConnection} subscriptions; unsubscribe from a task first`,
         { task_id },
       );
     }
+    // Sent after this answer: the read needs a round trip to Redis, the answer does not.
+    if (result === 'subscribed') void this.delivery.sendSnapshot(client, task_id);
     return { type: 'subscribed', task_id, message: 'Successfully subscribed' };
   }
 
@@ -91,7 +104,7 @@ export class TaskStatusGateway
     @ConnectedSocket() client: WebSocket,
     @MessageBody() { task_id }: UnsubscribeTaskDto,
   ): UnsubscribedMessage {
-    this.registry.unsubscribe(client, task_id);
+    if (this.registry.unsubscribe(client, task_id)) this.delivery.forget(task_id);
     return { type: 'unsubscribed', task_id, message: 'Successfully unsubscribed' };
   }
 
@@ -106,23 +119,15 @@ export class TaskStatusGateway
     this.heartbeat.stop();
     const sockets = [...(this.server?.clients ?? [])];
     if (sockets.length === 0) return;
-    this.logger.log(`Closing ${sockets.length} WebSocket connection(s)`);
-    const closed = sockets.map((socket) => {
-      if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
-      const done = once(socket, 'close').then(() => undefined);
-      socket.close(CloseCode.GOING_AWAY, 'Server shutting down');
-      return done;
+    // The window and the handshakes share half the shutdown budget; Redis and HTTP need the rest.
+    const budgetMs = Math.floor(this.options.shutdownTimeoutMs / 2);
+    const windowMs = Math.min(this.options.drainWindowMs, Math.floor(budgetMs / 2));
+    this.logger.log(`Closing ${sockets.length} WebSocket connection(s) over ${windowMs} ms`);
+    await drainConnections(sockets, {
+      windowMs,
+      graceMs: budgetMs - windowMs,
+      code: CloseCode.GOING_AWAY,
+      reason: 'Server shutting down',
     });
-    const graceMs = Math.floor(this.options.shutdownTimeoutMs / 2);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(closed),
-      new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
-    ]);
-    clearTimeout(timer);
-    // Peers that did not answer the close handshake in time are cut off.
-    for (const socket of sockets) {
-      if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
-    }
   }
 }

@@ -5,12 +5,17 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { ConnectionsHealthIndicator } from '../health/connections.health.js';
 import { HealthController } from '../health/health.controller.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { MetricsController } from '../metrics/metrics.controller.js';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { RedisHealthIndicator } from '../redis/redis.health.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { StatsController } from '../stats/stats.controller.js';
 import { ConnectionHeartbeat } from './connection-heartbeat.js';
+import { DataPathCanary } from './data-path-canary.js';
+import { TaskSnapshotReader } from './task-snapshot-reader.js';
+import { TaskUpdateDelivery } from './task-update-delivery.js';
 import { RedisSubscriberService } from './redis-subscriber.service.js';
 import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
 import {
@@ -30,7 +35,7 @@ import { TaskStatusGateway } from './task-status.gateway.js';
  */
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],
-  controllers: [HealthController, StatsController],
+  controllers: [HealthController, StatsController, MetricsController],
   providers: [
     {
       provide: TASK_STATUS_OPTIONS,
@@ -63,8 +68,12 @@ import { TaskStatusGateway } from './task-status.gateway.js';
     RedisHealthIndicator,
     ConnectionsHealthIndicator,
     ConnectionHeartbeat,
+    TaskSnapshotReader,
+    TaskUpdateDelivery,
+    DataPathCanary,
     RedisSubscriberService,
     TaskStatusGateway,
+    GatewayMetrics,
   ],
   exports: [
     TASK_STATUS_OPTIONS,
@@ -74,6 +83,8 @@ import { TaskStatusGateway } from './task-status.gateway.js';
     RedisSubscriptionStatus,
     RedisSubscriberService,
     RedisCommandClient,
+    TaskUpdateDelivery,
+    GatewayMetrics,
   ],
 })
 export class TaskStatusModule extends TaskStatusConfigurableModule {}

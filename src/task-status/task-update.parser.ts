@@ -26,6 +26,16 @@ export function parseTaskUpdate(payload: string): TaskUpdate | DropReason {
   return { taskId, data };
 }
 
+/** The stored state of a task, sent to a client that just subscribed. */
+export function serializeSnapshot(update: TaskUpdate): string {
+  return JSON.stringify({
+    type: 'status_update',
+    task_id: update.taskId,
+    data: update.data,
+    snapshot: true,
+  });
+}
+
 /** The outgoing frame for an update, serialized once and shared by all its subscribers. */
 export function serializeStatusUpdate(update: TaskUpdate): string {
   return JSON.stringify({ type: 'status_update', task_id: update.taskId, data: update.data });

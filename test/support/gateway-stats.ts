@@ -18,6 +18,9 @@ export interface GatewayStats {
     channel: string;
     resubscriptions: number;
     last_error: string | null;
+    data_path: 'ok' | 'stalled';
+    canary_round_trip_ms: number | null;
+    last_canary_at: string | null;
   };
   messages: {
     received: number;

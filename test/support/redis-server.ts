@@ -23,16 +23,23 @@ export async function freePort(): Promise<number> {
 export class RedisServer {
   private process: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly dataDir: string | undefined,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<RedisServer> {
+  /**
+   * `dataDir`: where a manual SAVE writes its snapshot and a restart loads it from, for tests
+   * that need keys to survive a restart. Without it nothing is ever written to disk.
+   */
+  static async start({ dataDir }: { dataDir?: string } = {}): Promise<RedisServer> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      const server = new RedisServer(await freePort());
+      const server = new RedisServer(await freePort(), dataDir);
       try {
         await server.launch();
         return server;
@@ -84,6 +91,7 @@ export class RedisServer {
         'notice',
         '--logfile',
         '',
+        ...(this.dataDir ? ['--dir', this.dataDir, '--dbfilename', 'dump.rdb'] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,14 +26,27 @@ export interface TestApp {
  */
 export async function startTestApp(
   options: TaskStatusModuleOptions,
-  { waitForRedis = true }: { waitForRedis?: boolean } = {},
+  {
+    waitForRedis = true,
+    configure = (builder) => builder,
+    port: requestedPort = 0,
+  }: {
+    waitForRedis?: boolean;
+    /** A port chosen beforehand (e.g. with freePort()), for a URL known before the app starts. */
+    port?: number;
+    /** Overrides providers, e.g. to put a test double in front of one. */
+    configure?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+  } = {},
 ): Promise<TestApp> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [TaskStatusModule.forRoot({ heartbeatIntervalMs: 0, ...options })],
-  }).compile();
+  const moduleRef = await configure(
+    Test.createTestingModule({
+      // Heartbeats and the shutdown drain window off unless a test asks: they only add waiting.
+      imports: [TaskStatusModule.forRoot({ heartbeatIntervalMs: 0, drainWindowMs: 0, ...options })],
+    }),
+  ).compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
   configureApplication(app, options.allowedOrigins ?? []);
-  await app.listen(0, '127.0.0.1');
+  await app.listen(requestedPort, '127.0.0.1');
   const server = app.getHttpServer() as Server;
   const { port } = server.address() as AddressInfo;
 

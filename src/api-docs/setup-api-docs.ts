@@ -1,0 +1,35 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
+
+export const API_DOCS_PATH = 'docs';
+
+/** The OpenAPI document of the HTTP endpoints (the WebSocket protocol is in docs/asyncapi.yaml). */
+export function createApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Task-status gateway')
+    .setDescription(
+      'HTTP endpoints of the task-status WebSocket gateway: health, stats and metrics. ' +
+        'The WebSocket protocol on `/ws` and the Redis channel are described by the AsyncAPI ' +
+        'document `docs/asyncapi.yaml` and by `docs/protocol.md`.',
+    )
+    .setVersion('1.0.0')
+    .build();
+  const document = SwaggerModule.createDocument(app, config);
+  const options = app.get<ResolvedTaskStatusOptions>(TASK_STATUS_OPTIONS, { strict: false });
+  // The route exists either way (modules cannot add controllers from async options); when metrics
+  // are off it answers 404, so it is not advertised.
+  if (!options.metrics) delete document.paths['/metrics'];
+  return document;
+}
+
+/**
+ * Serves Swagger UI at /docs and the document at /docs-json and /docs-yaml. Must run before the
+ * application listens: routes added later would sit behind Nest's not-found handler.
+ */
+export function setupApiDocs(app: INestApplication): void {
+  SwaggerModule.setup(API_DOCS_PATH, app, () => createApiDocument(app), {
+    customSiteTitle: 'Task-status gateway API',
+  });
+}

@@ -1,0 +1,27 @@
+import { Controller, Get, Header, NotFoundException, Res } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { GatewayMetrics } from './gateway-metrics.js';
+
+@ApiTags('metrics')
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: GatewayMetrics) {}
+
+  /** Prometheus scrape endpoint; answers as an unknown route would while metrics are off. */
+  @Get()
+  @Header('Cache-Control', 'no-store')
+  @ApiProduces('text/plain')
+  @ApiOkResponse({
+    description:
+      'Prometheus text exposition format (version 0.0.4): Node process metrics and the `task_status_gateway_*` metrics of docs/operations.md.',
+    schema: { type: 'string' },
+  })
+  @ApiNotFoundResponse({ description: 'Metrics are switched off (`METRICS_ENABLED=false`).' })
+  async scrape(@Res({ passthrough: true }) response: Response): Promise<string> {
+    if (!this.metrics.enabled) throw new NotFoundException('Cannot GET /metrics');
+    const body = await this.metrics.render();
+    response.type(this.metrics.contentType);
+    return body;
+  }
+}

@@ -1,0 +1,96 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import { RedisCommandClient } from '../redis/redis-command-client.js';
+import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import type { TaskStatusData } from './protocol.js';
+import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+
+/** Task ids starting with this are reserved for canaries: never subscribable, never delivered. */
+export const CANARY_TASK_PREFIX = '__canary__:';
+
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Proves the data path, not just the connection: every interval it publishes a small message on
+ * the very channel the updates use, and expects it back through the subscription. When one is
+ * overdue, readiness fails and `stalled` is emitted so that the subscriber reconnects.
+ */
+@Injectable()
+export class DataPathCanary implements OnModuleInit, OnModuleDestroy {
+  readonly taskId: string;
+  readonly events = new EventEmitter<{ stalled: [] }>();
+  private readonly logger = new Logger(DataPathCanary.name);
+  private timer: NodeJS.Timeout | undefined;
+  private pendingSince: number | undefined;
+
+  constructor(
+    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly status: RedisSubscriptionStatus,
+    private readonly redis: RedisCommandClient,
+  ) {
+    this.taskId = CANARY_TASK_PREFIX + options.instanceId.replace(/[^A-Za-z0-9_.:-]/g, '_');
+  }
+
+  get enabled(): boolean {
+    return this.options.canaryIntervalMs > 0;
+  }
+
+  onModuleInit(): void {
+    if (!this.enabled) return;
+    this.timer = setInterval(() => void this.tick(), this.options.canaryIntervalMs);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /** A canary came back through the subscription. */
+  receive(data: TaskStatusData): void {
+    const sentAt = data.sent_at;
+    if (typeof sentAt !== 'number') return;
+    this.pendingSince = undefined;
+    this.status.recordCanary(Math.max(0, now() - sentAt));
+  }
+
+  /** The subscription was re-established: what was in flight before is lost, not late. */
+  reset(): void {
+    this.pendingSince = undefined;
+  }
+
+  /** One round: judge the outstanding canary, then send the next. Public for tests. */
+  async tick(): Promise<void> {
+    const at = now();
+    if (this.pendingSince !== undefined && at - this.pendingSince > this.options.canaryTimeoutMs) {
+      this.pendingSince = undefined;
+      this.status.markDataPathStalled();
+      this.logger.warn(
+        `No canary came back through Redis within ${this.options.canaryTimeoutMs} ms; resubscribing`,
+      );
+      this.events.emit('stalled');
+      return;
+    }
+    if (!this.status.isUp) return;
+    // Counted from the send, not from Redis' answer: a PUBLISH that hangs is a stall too.
+    const first = this.pendingSince === undefined;
+    if (first) this.pendingSince = at;
+    try {
+      await this.redis.connection.publish(
+        this.options.channel,
+        JSON.stringify({ task_id: this.taskId, sent_at: at }),
+      );
+    } catch {
+      // Not sent (Redis unreachable): nothing to wait for; the subscriber's state reports it.
+      if (first && this.pendingSince === at) this.pendingSince = undefined;
+    }
+  }
+}

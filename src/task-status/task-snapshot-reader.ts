@@ -1,0 +1,29 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { RedisCommandClient } from '../redis/redis-command-client.js';
+import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+
+/**
+ * Reads the latest state publishers keep under `{snapshotKeyPrefix}{task_id}` (SETEX before
+ * PUBLISH). A provider of its own so that tests can put a gate in front of it.
+ */
+@Injectable()
+export class TaskSnapshotReader {
+  constructor(
+    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly redis: RedisCommandClient,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.snapshotKeyPrefix !== '';
+  }
+
+  read(taskId: string): Promise<string | null> {
+    return this.redis.connection.get(this.options.snapshotKeyPrefix + taskId);
+  }
+
+  /** One MGET for many tasks; the answer is in the same order. */
+  readMany(taskIds: readonly string[]): Promise<Array<string | null>> {
+    return this.redis.connection.mget(taskIds.map((id) => this.options.snapshotKeyPrefix + id));
+  }
+}

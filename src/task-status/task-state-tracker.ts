@@ -1,0 +1,113 @@
+import type { TaskStatusData } from './protocol.js';
+
+export type Verdict = 'deliver' | 'stale' | 'after_terminal';
+
+interface TaskState {
+  /** Live deliveries so far; a read that started before a change sees a different number after. */
+  seq: number;
+  version: number | undefined;
+  updatedAt: number | undefined;
+  terminal: boolean;
+  /** The last frame delivered live, to tell whether a re-read state is news. */
+  lastFrame: string | undefined;
+}
+
+function versionOf(data: TaskStatusData): number | undefined {
+  const version = data.version;
+  return typeof version === 'number' && Number.isFinite(version) ? version : undefined;
+}
+
+function updatedAtOf(data: TaskStatusData): number | undefined {
+  const value = data.updated_at;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value !== 'string') return undefined;
+  const parsed = Date.parse(value);
+  return Number.isNaN(parsed) ? undefined : parsed;
+}
+
+/**
+ * The latest state this instance delivered per watched task, so that no client is handed an
+ * older state after a newer one, whether the state comes live, from a snapshot or from a resync.
+ * Order: `version` (a number) when both states carry it, else `updated_at` (ISO 8601 or epoch
+ * ms) when both carry it, else arrival order. After a terminal status only terminal ones pass.
+ */
+export class TaskStateTracker {
+  private readonly states = new Map<string, TaskState>();
+
+  constructor(private readonly terminalStatuses: ReadonlySet<string>) {}
+
+  get size(): number {
+    return this.states.size;
+  }
+
+  seq(taskId: string): number {
+    return this.states.get(taskId)?.seq ?? 0;
+  }
+
+  lastFrame(taskId: string): string | undefined {
+    return this.states.get(taskId)?.lastFrame;
+  }
+
+  isTerminal(status: unknown): boolean {
+    return typeof status === 'string' && this.terminalStatuses.has(status);
+  }
+
+  judge(taskId: string, data: TaskStatusData): Verdict {
+    const state = this.states.get(taskId);
+    if (!state) return 'deliver';
+    if (state.terminal && !this.isTerminal(data.status)) return 'after_terminal';
+    const version = versionOf(data);
+    if (version !== undefined && state.version !== undefined) {
+      return version < state.version ? 'stale' : 'deliver';
+    }
+    const updatedAt = updatedAtOf(data);
+    if (updatedAt !== undefined && state.updatedAt !== undefined) {
+      return updatedAt < state.updatedAt ? 'stale' : 'deliver';
+    }
+    return 'deliver';
+  }
+
+  /** A state was written to every subscriber of the task. */
+  recordLive(taskId: string, data: TaskStatusData, frame: string): void {
+    const state = this.advance(taskId, data);
+    state.seq += 1;
+    state.lastFrame = frame;
+  }
+
+  /**
+   * A stored state was written to one new subscriber. It moves the high-water mark (so nothing
+   * older follows it) but is not "delivered to all": the live copy of it still goes to everyone.
+   */
+  recordSnapshot(taskId: string, data: TaskStatusData): void {
+    this.advance(taskId, data);
+  }
+
+  /** The task has no subscriber here any more. */
+  forget(taskId: string): void {
+    this.states.delete(taskId);
+  }
+
+  private advance(taskId: string, data: TaskStatusData): TaskState {
+    let state = this.states.get(taskId);
+    if (!state) {
+      state = {
+        seq: 0,
+        version: undefined,
+        updatedAt: undefined,
+        terminal: false,
+        lastFrame: undefined,
+      };
+      this.states.set(taskId, state);
+    }
+    const version = versionOf(data);
+    if (version !== undefined && (state.version === undefined || version > state.version)) {
+      state.version = version;
+    }
+    const updatedAt = updatedAtOf(data);
+    if (updatedAt !== undefined && (state.updatedAt === undefined || updatedAt > state.updatedAt)) {
+      state.updatedAt = updatedAt;
+    }
+    if (this.isTerminal(data.status)) state.terminal = true;
+    return state;
+  }
+}

@@ -1,0 +1,163 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { WebSocket } from 'ws';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { TaskSnapshotReader } from './task-snapshot-reader.js';
+import { TaskStateTracker } from './task-state-tracker.js';
+import {
+  parseTaskUpdate,
+  serializeSnapshot,
+  serializeStatusUpdate,
+  type TaskUpdate,
+} from './task-update.parser.js';
+import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+
+const SEND_AS_TEXT = { binary: false } as const;
+
+/**
+ * Writes task states to sockets: live updates to every subscriber (serialized once), the stored
+ * state to a client that just subscribed, and the stored states of all watched tasks after the
+ * Redis subscription was lost. All three go through the same tracker, so a client never gets an
+ * older state after a newer one.
+ */
+@Injectable()
+export class TaskUpdateDelivery {
+  private readonly logger = new Logger(TaskUpdateDelivery.name);
+  readonly tracker: TaskStateTracker;
+  private resyncRunning: Promise<void> | undefined;
+  private resyncAgain = false;
+
+  constructor(
+    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly counters: DeliveryCounters,
+    private readonly snapshots: TaskSnapshotReader,
+  ) {
+    this.tracker = new TaskStateTracker(new Set(options.terminalStatuses));
+  }
+
+  /** The hot path: returns the number of sockets written to. */
+  deliverLive(update: TaskUpdate, subscribers: ReadonlySet<WebSocket>): number {
+    const counters = this.counters;
+    const verdict = this.tracker.judge(update.taskId, update.data);
+    if (verdict !== 'deliver') {
+      counters.superseded[verdict] += 1;
+      return 0;
+    }
+    const serialized = serializeStatusUpdate(update);
+    this.tracker.recordLive(update.taskId, update.data, serialized);
+    const frame = Buffer.from(serialized);
+    let delivered = 0;
+    for (const socket of subscribers) {
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.send(frame, SEND_AS_TEXT);
+        delivered += 1;
+      }
+    }
+    counters.framesDelivered += delivered;
+    return delivered;
+  }
+
+  /**
+   * Sends the stored state of a task to a client that just subscribed, marked `snapshot: true`,
+   * unless a live update reached it while the read was in flight (that one is newer).
+   */
+  async sendSnapshot(client: WebSocket, taskId: string): Promise<void> {
+    if (!this.snapshots.enabled) return;
+    const seqBefore = this.tracker.seq(taskId);
+    let raw: string | null;
+    try {
+      raw = await this.snapshots.read(taskId);
+    } catch (error) {
+      this.counters.snapshotReadErrors += 1;
+      this.logger.debug(`Snapshot read for ${taskId} failed: ${String(error)}`);
+      return;
+    }
+    if (raw === null) return;
+    const update = this.storedUpdate(taskId, raw);
+    if (!update) return;
+    if (client.readyState !== WebSocket.OPEN || !this.registry.tasksOf(client).has(taskId)) return;
+    if (this.tracker.seq(taskId) !== seqBefore) {
+      this.counters.superseded.snapshot += 1;
+      return;
+    }
+    const verdict = this.tracker.judge(taskId, update.data);
+    if (verdict !== 'deliver') {
+      this.counters.superseded[verdict] += 1;
+      return;
+    }
+    this.tracker.recordSnapshot(taskId, update.data);
+    client.send(serializeSnapshot(update));
+    this.counters.snapshotsDelivered += 1;
+  }
+
+  /**
+   * Re-reads the stored state of every task watched here (MGET in batches, yielding to the event
+   * loop between them) and delivers each one that differs from the last delivered. Runs after the
+   * subscription to Redis was (re-)established; overlapping requests coalesce into one more run.
+   */
+  resync(): Promise<void> {
+    if (!this.snapshots.enabled) return Promise.resolve();
+    if (this.resyncRunning) {
+      this.resyncAgain = true;
+      return this.resyncRunning;
+    }
+    this.resyncRunning = this.runResync().finally(() => {
+      this.resyncRunning = undefined;
+      if (this.resyncAgain) {
+        this.resyncAgain = false;
+        void this.resync();
+      }
+    });
+    return this.resyncRunning;
+  }
+
+  /** The task lost its last subscriber here. */
+  forget(taskId: string): void {
+    if (!this.registry.subscribersOf(taskId)) this.tracker.forget(taskId);
+  }
+
+  private async runResync(): Promise<void> {
+    const taskIds = [...this.registry.taskIds()];
+    if (taskIds.length === 0) return;
+    const started = Date.now();
+    let delivered = 0;
+    for (let start = 0; start < taskIds.length; start += this.options.resyncBatchSize) {
+      const batch = taskIds.slice(start, start + this.options.resyncBatchSize);
+      const seqs = batch.map((taskId) => this.tracker.seq(taskId));
+      let raws: Array<string | null>;
+      try {
+        raws = await this.snapshots.readMany(batch);
+      } catch (error) {
+        // Redis went away again; the next subscription starts another resync.
+        this.logger.warn(`Resync stopped: ${String(error)}`);
+        return;
+      }
+      batch.forEach((taskId, index) => {
+        const raw = raws[index];
+        if (raw === null || raw === undefined || this.tracker.seq(taskId) !== seqs[index]) return;
+        const update = this.storedUpdate(taskId, raw);
+        const subscribers = this.registry.subscribersOf(taskId);
+        if (!update || !subscribers) return;
+        if (this.tracker.lastFrame(taskId) === serializeStatusUpdate(update)) return;
+        if (this.deliverLive(update, subscribers) > 0) delivered += 1;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    this.counters.resyncs += 1;
+    this.counters.resyncedUpdates += delivered;
+    this.logger.log(
+      `Resynced ${taskIds.length} watched task(s) in ${Date.now() - started} ms; ${delivered} had changed`,
+    );
+  }
+
+  private storedUpdate(taskId: string, raw: string): TaskUpdate | undefined {
+    const update = parseTaskUpdate(raw);
+    if (typeof update === 'string' || update.taskId !== taskId) {
+      this.counters.snapshotsInvalid += 1;
+      return undefined;
+    }
+    return update;
+  }
+}
