@@ -70,11 +70,12 @@ describe('the built app as a process (dist/main.js)', () => {
     await redis?.stop();
   });
 
-  const serve = async (): Promise<AppProcess> => {
+  const serve = async (env: Record<string, string> = {}): Promise<AppProcess> => {
     const app = await AppProcess.startServing({
       REDIS_URL: redis.url,
       LOG_FORMAT: 'json',
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      ...env,
     });
     apps.push(app);
     return app;
@@ -194,6 +195,25 @@ describe('the built app as a process (dist/main.js)', () => {
       entries.some((entry) => String(entry.message).includes('SIGTERM')),
       'the shutdown is logged',
     );
+  });
+
+  it('tags the log lines of a WebSocket connection with its id', async () => {
+    const app = await serve({ LOG_LEVEL: 'DEBUG' });
+    const client = await WsTestClient.connect(app.wsUrl);
+    await client.subscribe('logged-task');
+    await client.close();
+    await waitUntil(() => app.stdout.includes('Connection closed'), 5_000, 'the close log line');
+    const entries = app.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const opened = entries.find((entry) => String(entry.message).startsWith('Connection opened'));
+    const closed = entries.find((entry) => String(entry.message).startsWith('Connection closed'));
+    assert.ok(opened && closed, app.stdout);
+    assert.match(String(opened.connection_id), /^[0-9a-f]{12}$/);
+    assert.equal(closed.connection_id, opened.connection_id);
+    app.signal('SIGTERM');
+    assert.equal((await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000)).code, 0);
   });
 
   describe('configuration errors end the process, naming the variable', () => {

@@ -3,6 +3,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 /** Fields added to every log line written while handling one request. */
 export interface LogContext {
   request_id?: string;
+  /** The WebSocket connection a line concerns (see connectionIdOf). */
+  connection_id?: string;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { once } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
@@ -16,6 +17,22 @@ export class TaskSnapshotReader {
 
   get enabled(): boolean {
     return this.options.snapshotKeyPrefix !== '';
+  }
+
+  /**
+   * Resolves once the command connection is ready (at once if it is); rejects after `timeoutMs`.
+   * After a Redis restart it may come back later than the subscriber.
+   */
+  async whenReady(timeoutMs: number): Promise<void> {
+    const connection = this.redis.connection;
+    if (connection.status === 'ready') return;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      await once(connection, 'ready', { signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   read(taskId: string): Promise<string | null> {

@@ -6,6 +6,8 @@ import { EMPTY, fromEvent, of, type Observable } from 'rxjs';
 import { catchError, concatMap, filter, first, share, takeUntil } from 'rxjs/operators';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
+import { connectionIdOf } from '../connections/connection-id.js';
+import { logContext } from '../logging/log-context.js';
 import { isOriginAllowed } from './origin-policy.js';
 import type { ErrorCode, ErrorMessage } from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
@@ -88,16 +90,22 @@ export class TaskStatusWsAdapter extends WsAdapter {
   ): void {
     const handlersMap = new Map(handlers.map((handler) => [handler.message as string, handler]));
     const close$ = fromEvent(client, 'close').pipe(share(), first());
+    const context = { connection_id: connectionIdOf(client) };
     fromEvent(client, 'message')
       .pipe(
         concatMap((event) =>
-          this.bindMessageHandler(event as { data: unknown }, handlersMap, transform).pipe(
-            filter((response) => response !== undefined && response !== null),
-            catchError((error: unknown) => {
-              this.logger.error(error);
-              return EMPTY;
-            }),
-          ),
+          // Whatever a handler logs, now or after an await, carries the connection's id.
+          logContext
+            .run(context, () =>
+              this.bindMessageHandler(event as { data: unknown }, handlersMap, transform),
+            )
+            .pipe(
+              filter((response) => response !== undefined && response !== null),
+              catchError((error: unknown) => {
+                this.logger.error(error);
+                return EMPTY;
+              }),
+            ),
         ),
         takeUntil(close$),
       )

@@ -14,9 +14,12 @@ import {
   type OnGatewayDisconnect,
   type OnGatewayInit,
 } from '@nestjs/websockets';
-import { WebSocket, type WebSocketServer } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
+import { connectionIdOf } from '../connections/connection-id.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { logContext } from '../logging/log-context.js';
 import { drainConnections } from './connection-drain.js';
 import { ConnectionHeartbeat } from './connection-heartbeat.js';
 import { CANARY_TASK_PREFIX } from './data-path-canary.js';
@@ -65,13 +68,20 @@ export class TaskStatusGateway
     this.heartbeat.start(server);
   }
 
-  handleConnection(client: WebSocket): void {
+  handleConnection(client: WebSocket, request?: IncomingMessage): void {
     this.registry.addConnection(client);
     this.heartbeat.watch(client);
+    logContext.run({ connection_id: connectionIdOf(client) }, () =>
+      this.logger.debug(`Connection opened from ${request?.socket.remoteAddress ?? 'unknown'}`),
+    );
   }
 
   handleDisconnect(client: WebSocket): void {
-    for (const taskId of this.registry.removeConnection(client)) this.delivery.forget(taskId);
+    const tasks = this.registry.removeConnection(client);
+    for (const taskId of tasks) this.delivery.forget(taskId);
+    logContext.run({ connection_id: connectionIdOf(client) }, () =>
+      this.logger.debug(`Connection closed; ${tasks.length} subscription(s) released`),
+    );
   }
 
   @SubscribeMessage('subscribe')

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 import {
@@ -14,6 +15,8 @@ import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 
 const SEND_AS_TEXT = { binary: false } as const;
+const RESYNC_RETRY_MS = 1_000;
+const COMMANDS_READY_TIMEOUT_MS = 5_000;
 
 /**
  * Writes task states to sockets: live updates to every subscriber (serialized once), the stored
@@ -33,6 +36,7 @@ export class TaskUpdateDelivery {
     private readonly registry: ConnectionRegistry<WebSocket>,
     private readonly counters: DeliveryCounters,
     private readonly snapshots: TaskSnapshotReader,
+    private readonly redisStatus: RedisSubscriptionStatus,
   ) {
     this.tracker = new TaskStateTracker(new Set(options.terminalStatuses));
   }
@@ -121,6 +125,12 @@ export class TaskUpdateDelivery {
   private async runResync(): Promise<void> {
     const taskIds = [...this.registry.taskIds()];
     if (taskIds.length === 0) return;
+    try {
+      await this.snapshots.whenReady(COMMANDS_READY_TIMEOUT_MS);
+    } catch {
+      this.retryResync('the Redis command connection is not ready');
+      return;
+    }
     const started = Date.now();
     let delivered = 0;
     for (let start = 0; start < taskIds.length; start += this.options.resyncBatchSize) {
@@ -130,8 +140,7 @@ export class TaskUpdateDelivery {
       try {
         raws = await this.snapshots.readMany(batch);
       } catch (error) {
-        // Redis went away again; the next subscription starts another resync.
-        this.logger.warn(`Resync stopped: ${String(error)}`);
+        this.retryResync(String(error));
         return;
       }
       batch.forEach((taskId, index) => {
@@ -150,6 +159,14 @@ export class TaskUpdateDelivery {
     this.logger.log(
       `Resynced ${taskIds.length} watched task(s) in ${Date.now() - started} ms; ${delivered} had changed`,
     );
+  }
+
+  /** Tries again later while the subscription holds; a lost one resyncs when it comes back. */
+  private retryResync(reason: string): void {
+    this.logger.warn(`Resync interrupted (${reason}); retrying in ${RESYNC_RETRY_MS} ms`);
+    setTimeout(() => {
+      if (this.redisStatus.isUp) void this.resync();
+    }, RESYNC_RETRY_MS).unref();
   }
 
   private storedUpdate(taskId: string, raw: string): TaskUpdate | undefined {
