@@ -27,4 +27,4 @@ lint: install
 	npm run lint
 
 clean:
-	rm -rf dist build coverage test-output
+	rm -rf dist build build-* coverage test-output client/dist client/build

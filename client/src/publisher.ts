@@ -1,0 +1,128 @@
+// The package's `./publisher` entry point, for backends (Node); browsers never load it.
+import { TASK_ID_PATTERN } from './protocol.js';
+
+export { TASK_ID_PATTERN };
+
+export const DEFAULT_CHANNEL = 'task_status_updates';
+export const DEFAULT_KEY_PREFIX = 'task:status:';
+export const DEFAULT_TTL_SECONDS = 3600;
+
+/** What an ioredis `multi()` offers that the publisher uses (structural: no ioredis import). */
+export interface RedisTransactionLike {
+  set(key: string, value: string, secondsToken: 'EX', seconds: number): RedisTransactionLike;
+  publish(channel: string, message: string): RedisTransactionLike;
+  exec(): Promise<[error: Error | null, result: unknown][] | null>;
+}
+
+/** An ioredis `Redis` (or `Cluster`, or anything with the same `multi()`). */
+export interface RedisLike {
+  multi(): RedisTransactionLike;
+}
+
+/** A task's state as a publisher sends it: the documented fields, then any others. */
+export interface TaskStatusUpdate {
+  task_id: string;
+  status: string;
+  /** Conventionally a percentage, 0–100. */
+  progress?: number;
+  message?: string;
+  /** ISO 8601; stamped with the current time when absent. */
+  updated_at?: string;
+  [field: string]: unknown;
+}
+
+export interface PublishTaskStatusOptions {
+  /** Pub/sub channel the gateway listens to. Default `task_status_updates`. */
+  channel?: string;
+  /** Prefix of the state key (`{prefix}{task_id}`). Default `task:status:`; `''` sets no key. */
+  keyPrefix?: string;
+  /** Lifetime of the state key, in whole seconds. Default 3600. */
+  ttlSeconds?: number;
+  /** Clock for `updated_at`. Default `() => new Date()`. */
+  now?: () => Date;
+}
+
+export interface PublishTaskStatusResult {
+  /** The exact JSON written to the key and published. */
+  payload: string;
+  channel: string;
+  /** The state key, unless `keyPrefix` was empty. */
+  key: string | undefined;
+  /** PUBLISH's answer: how many subscribers (gateway instances, usually) received it. */
+  receivers: number;
+}
+
+/**
+ * The JSON of an update in the documented field order: `task_id`, `status`, `progress`,
+ * `message`, then the other fields in their order, then `updated_at` (the given one keeps its
+ * place; `now` is stamped when there is none). Fields whose value is `undefined` are left out.
+ */
+export function formatTaskStatus(update: TaskStatusUpdate, now: Date = new Date()): string {
+  validate(update);
+  const { task_id, status, progress, message, ...extra } = update;
+  return JSON.stringify({
+    task_id,
+    status,
+    progress,
+    message,
+    ...extra,
+    updated_at: update.updated_at ?? now.toISOString(),
+  });
+}
+
+/**
+ * Writes a task's state where the gateway finds it: `SET {prefix}{task_id} {json} EX {ttl}` (the
+ * snapshot a subscriber gets) and `PUBLISH {channel} {json}` (the live update), in one MULTI/EXEC
+ * so that no reader sees one without the other.
+ */
+export async function publishTaskStatus(
+  redis: RedisLike,
+  update: TaskStatusUpdate,
+  options: PublishTaskStatusOptions = {},
+): Promise<PublishTaskStatusResult> {
+  const channel = options.channel ?? DEFAULT_CHANNEL;
+  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  if (typeof channel !== 'string' || channel === '') {
+    throw new TypeError('channel must be a non-empty string');
+  }
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
+    throw new RangeError('ttlSeconds must be a positive integer');
+  }
+  const payload = formatTaskStatus(update, (options.now ?? (() => new Date()))());
+  const key = keyPrefix === '' ? undefined : `${keyPrefix}${update.task_id}`;
+
+  let transaction = redis.multi();
+  if (key !== undefined) transaction = transaction.set(key, payload, 'EX', ttlSeconds);
+  const replies = await transaction.publish(channel, payload).exec();
+  if (replies === null) throw new Error('Redis aborted the MULTI/EXEC transaction');
+  for (const [error] of replies) if (error) throw error;
+  const receivers = replies[replies.length - 1]?.[1];
+  return { payload, channel, key, receivers: typeof receivers === 'number' ? receivers : 0 };
+}
+
+function validate(update: TaskStatusUpdate): void {
+  if (typeof update.task_id !== 'string' || !TASK_ID_PATTERN.test(update.task_id)) {
+    throw new TypeError(
+      `task_id must be 1-128 characters from [A-Za-z0-9_.:-], got ${JSON.stringify(update.task_id)}`,
+    );
+  }
+  if (typeof update.status !== 'string' || update.status === '') {
+    throw new TypeError('status must be a non-empty string');
+  }
+  if (
+    update.progress !== undefined &&
+    (typeof update.progress !== 'number' || !Number.isFinite(update.progress))
+  ) {
+    throw new TypeError('progress must be a finite number');
+  }
+  if (update.message !== undefined && typeof update.message !== 'string') {
+    throw new TypeError('message must be a string');
+  }
+  if (
+    update.updated_at !== undefined &&
+    (typeof update.updated_at !== 'string' || Number.isNaN(Date.parse(update.updated_at)))
+  ) {
+    throw new TypeError('updated_at must be an ISO 8601 date string');
+  }
+}
