@@ -60,16 +60,23 @@ describe('readiness that proves the data path', () => {
     // Redis keeps the connections but holds every write (PUBLISH included) for 2.5 s: the
     // subscription looks fine, yet nothing arrives through it.
     await admin.client('PAUSE', 2_500, 'WRITE');
+    const pausedAt = performance.now();
     await waitUntil(async () => !(await ready()), 5_000, 'readiness to fail');
+    const detectedMs = performance.now() - pausedAt;
     const stalled = await getStats(gateway.httpUrl);
     assert.equal(stalled.redis.data_path, 'stalled');
 
     await waitUntil(ready, 10_000, 'readiness to come back');
+    const recoveredMs = performance.now() - pausedAt;
     await admin.publish(CHANNEL, JSON.stringify({ task_id: 'through-the-wedge', status: 'after' }));
     const update = await client.next(isUpdate('through-the-wedge'), 5_000);
     assert.ok(update.type === 'status_update');
     assert.equal(update.data.status, 'after');
     await client.close();
+    console.log(
+      `wedged subscription (writes held 2500 ms, canary every 100 ms, timeout 600 ms): readiness ` +
+        `failed after ${Math.round(detectedMs)} ms, back after ${Math.round(recoveredMs)} ms`,
+    );
   });
 });
 
@@ -103,6 +110,7 @@ describe('a subscriber dropped by Redis for a full output buffer', () => {
       const json = JSON.stringify({ task_id: 'flood', status: 'processing', seq, pad });
       pipeline.setex('task:status:flood', 3600, json).publish(CHANNEL, json);
     }
+    const floodedAt = performance.now();
     await pipeline.exec();
     await publisher.config('SET', 'client-output-buffer-limit', 'pubsub 32mb 8mb 60');
 
@@ -124,6 +132,11 @@ describe('a subscriber dropped by Redis for a full output buffer', () => {
       .updates('flood')
       .map((m) => (m.type === 'status_update' ? (m.data.seq as number) : -1));
     assert.ok(seqs.length < last + 1, `some updates were lost to the drop (${seqs.length})`);
+    console.log(
+      `subscriber dropped for its output buffer: ${last + 1} updates of 256 KiB published, ` +
+        `${seqs.length} reached the client, which held the last state ` +
+        `${Math.round(performance.now() - floodedAt)} ms after the burst`,
+    );
     assert.deepEqual(
       seqs,
       [...seqs].sort((a, b) => a - b),
