@@ -229,6 +229,24 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
     });
   });
 
+  it('sends no snapshot when the key prefix is empty', async () => {
+    const plain = await startTestApp({ redisUrl: redis.url, snapshotKeyPrefix: '' });
+    try {
+      await publishState({ task_id: 'no-snapshots', status: 'completed' }, { publish: false });
+      const client = await WsTestClient.connect(plain.wsUrl);
+      await client.subscribe('no-snapshots');
+      await client.ping();
+      // The read is skipped altogether, so nothing can be in flight behind the pong.
+      assert.deepEqual(client.updates(), []);
+      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'no-snapshots', status: 'live' }));
+      const live = await client.next(isUpdate('no-snapshots'));
+      assert.ok(live.type === 'status_update' && live.snapshot === undefined);
+      await client.close();
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('refuses subscriptions to the reserved canary task ids', async () => {
     const client = await WsTestClient.connect(gateway.wsUrl);
     client.send({ type: 'subscribe', task_id: '__canary__:someone' });

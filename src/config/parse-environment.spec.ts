@@ -131,6 +131,18 @@ describe('parseEnvironment', () => {
     assert.equal(env.WS_HEARTBEAT_INTERVAL_MS, 30_000);
   });
 
+  it('keeps an empty TASK_STATUS_KEY_PREFIX: it turns snapshots off', () => {
+    assert.equal(parseEnvironment({ TASK_STATUS_KEY_PREFIX: '' }).TASK_STATUS_KEY_PREFIX, '');
+    assert.equal(parseEnvironment({}).TASK_STATUS_KEY_PREFIX, 'task:status:');
+  });
+
+  it('reads TASK_TERMINAL_STATUSES as a comma-separated list', () => {
+    assert.deepEqual(
+      parseEnvironment({ TASK_TERMINAL_STATUSES: ' done, failed ,,' }).TASK_TERMINAL_STATUSES,
+      ['done', 'failed'],
+    );
+  });
+
   it('names every bad variable in one error', () => {
     // Arrange
     const raw = {
