@@ -8,6 +8,10 @@ RUN npm ci --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
+# The typed client's ES modules for the demo page at / (built with the root's TypeScript).
+COPY client/package.json client/tsconfig.json client/tsconfig.build.json ./client/
+COPY client/src ./client/src
+RUN npm run build --prefix client
 
 # Runtime stage: production dependencies and the compiled output only.
 FROM node:20-bookworm-slim AS runtime
@@ -20,6 +24,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The demo page (public/) and the client modules it imports; found beside package.json.
+COPY --from=build /app/client/dist ./client/dist
+COPY public ./public
 
 # Files stay owned by root (read-only for the process); the service runs as the image's node user.
 USER node

@@ -7,16 +7,21 @@ node_modules/.package-lock.json: package-lock.json
 
 install: node_modules/.package-lock.json
 
-## Install, make sure a Redis answers at REDIS_URL (starting a local one if needed), run in watch mode.
-dev: install
+# The typed client's ES modules, which the demo page at / imports (served from client/dist/).
+client/dist/index.js: $(wildcard client/src/*.ts) client/package.json client/tsconfig.build.json | install
+	npm run build --prefix client
+
+## Install, make sure a Redis answers at REDIS_URL (starting a local one if needed), run in watch mode
+## with the demo page's "simulate a task" endpoint on (unless DEMO_PUBLISH_ENABLED is set).
+dev: install client/dist/index.js
 	node scripts/ensure-redis.mjs
-	npm run start:dev
+	DEMO_PUBLISH_ENABLED=$${DEMO_PUBLISH_ENABLED:-true} npm run start:dev
 
 ## Install and run every test (unit + e2e against real redis-server processes).
 test: install
 	npm test
 
-build: install
+build: install client/dist/index.js
 	npm run build
 
 ## Run the production build.

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, type ConfigType } from '@nestjs/config';
 import { appConfig } from './config/app.config.js';
+import { authConfig } from './config/auth.config.js';
 import { parseEnvironment } from './config/parse-environment.js';
 import { redisConfig } from './config/redis.config.js';
 import { taskStateConfig } from './config/task-state.config.js';
@@ -25,13 +26,21 @@ import { TaskStatusModule } from './task-status/task-status.module.js';
         ConfigModule.forFeature(redisConfig),
         ConfigModule.forFeature(websocketConfig),
         ConfigModule.forFeature(taskStateConfig),
+        ConfigModule.forFeature(authConfig),
       ],
-      inject: [appConfig.KEY, redisConfig.KEY, websocketConfig.KEY, taskStateConfig.KEY],
+      inject: [
+        appConfig.KEY,
+        redisConfig.KEY,
+        websocketConfig.KEY,
+        taskStateConfig.KEY,
+        authConfig.KEY,
+      ],
       useFactory: (
         app: ConfigType<typeof appConfig>,
         redis: ConfigType<typeof redisConfig>,
         websocket: ConfigType<typeof websocketConfig>,
         taskState: ConfigType<typeof taskStateConfig>,
+        auth: ConfigType<typeof authConfig>,
       ) => ({
         ...taskState,
         redisUrl: redis.url,
@@ -39,13 +48,26 @@ import { TaskStatusModule } from './task-status/task-status.module.js';
         maxConnections: websocket.maxConnections,
         maxMessageBytes: websocket.maxMessageBytes,
         maxSubscriptionsPerConnection: websocket.maxSubscriptionsPerConnection,
+        rateLimitPerSecond: websocket.rateLimitPerSecond,
+        rateLimitBurst: websocket.rateLimitBurst,
+        rateLimitMaxViolations: websocket.rateLimitMaxViolations,
+        rateLimitViolationWindowMs: websocket.rateLimitViolationWindowMs,
+        maxConnectionsPerIp: websocket.maxConnectionsPerIp,
+        trustProxy: websocket.trustProxy,
+        handshakeTimeoutMs: websocket.handshakeTimeoutMs,
         heartbeatIntervalMs: websocket.heartbeatIntervalMs,
         statsMaxTasks: websocket.statsMaxTasks,
+        backpressureBytes: websocket.backpressureBytes,
+        slowClientMaxBytes: websocket.slowClientMaxBytes,
         allowedOrigins: app.corsOrigins,
         shutdownTimeoutMs: app.shutdownTimeoutMs,
         drainWindowMs: app.drainWindowMs,
         instanceId: app.instanceId,
         metrics: app.metricsEnabled,
+        auth,
+        clusterHeartbeatIntervalMs: app.clusterHeartbeatIntervalMs,
+        demoPage: app.demoPage,
+        demoPublishEnabled: app.demoPublishEnabled,
       }),
     }),
   ],

@@ -15,14 +15,17 @@ const SCHEMA_PATH = resolve('docs/schemas/task-status-update.schema.json');
 
 // Bound to the TypeScript unions: adding a message type or error code to protocol.ts without
 // listing it here fails the build, and the tests below then demand it in the AsyncAPI document.
-const CLIENT_TYPES = { subscribe: true, unsubscribe: true, ping: true } satisfies Record<
-  ClientMessageType,
-  true
->;
+const CLIENT_TYPES = {
+  subscribe: true,
+  unsubscribe: true,
+  ping: true,
+  auth: true,
+} satisfies Record<ClientMessageType, true>;
 const SERVER_TYPES = {
   subscribed: true,
   unsubscribed: true,
   pong: true,
+  authenticated: true,
   status_update: true,
   error: true,
 } satisfies Record<ServerMessage['type'], true>;
@@ -33,6 +36,9 @@ const ERROR_CODES = {
   subscription_limit: true,
   unsupported_frame: true,
   internal_error: true,
+  rate_limited: true,
+  unauthorized: true,
+  forbidden: true,
 } satisfies Record<ErrorCode, true>;
 
 type Json = Record<string, unknown>;

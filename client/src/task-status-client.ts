@@ -92,6 +92,9 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'subscription_limit',
   'unsupported_frame',
   'internal_error',
+  'rate_limited',
+  'unauthorized',
+  'forbidden',
 ]);
 
 const NORMAL_CLOSURE = 1000;

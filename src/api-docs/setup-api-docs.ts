@@ -15,6 +15,8 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
         'document `docs/asyncapi.yaml` and by `docs/protocol.md`.',
     )
     .setVersion('1.0.0')
+    // /ws/stats and /metrics take STATS_TOKEN or an admin JWT once auth is configured.
+    .addBearerAuth()
     .build();
   const document = SwaggerModule.createDocument(app, config);
   const options = app.get<ResolvedTaskStatusOptions>(TASK_STATUS_OPTIONS, { strict: false });

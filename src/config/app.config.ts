@@ -15,5 +15,8 @@ export const appConfig = registerAs('app', () => {
     instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     metricsEnabled: env.METRICS_ENABLED,
     apiDocsEnabled: env.API_DOCS_ENABLED,
+    demoPage: env.DEMO_PAGE,
+    demoPublishEnabled: env.DEMO_PUBLISH_ENABLED,
+    clusterHeartbeatIntervalMs: env.CLUSTER_HEARTBEAT_INTERVAL_MS,
   };
 });

@@ -12,6 +12,7 @@ import {
   Max,
   MaxLength,
   Min,
+  MinLength,
 } from 'class-validator';
 
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
@@ -92,6 +93,42 @@ export class EnvironmentVariables {
   @Min(1)
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: number = 100;
 
+  /** Sustained inbound messages per second per connection; 0 turns rate limiting off. */
+  @IsInt()
+  @Min(0)
+  WS_RATE_LIMIT_PER_SECOND: number = 20;
+
+  /** Messages a connection may send at once; above WS_MAX_SUBSCRIPTIONS_PER_CONNECTION. */
+  @IsInt()
+  @Min(1)
+  WS_RATE_LIMIT_BURST: number = 120;
+
+  /** rate_limited answers within the window; the next over-limit message closes with 1008. */
+  @IsInt()
+  @Min(0)
+  WS_RATE_LIMIT_MAX_VIOLATIONS: number = 10;
+
+  @IsInt()
+  @Min(100)
+  WS_RATE_LIMIT_VIOLATION_WINDOW_MS: number = 10_000;
+
+  /** Concurrent connections per client address (see TRUST_PROXY); 0 turns the limit off. */
+  @IsInt()
+  @Min(0)
+  WS_MAX_CONNECTIONS_PER_IP: number = 0;
+
+  /** Proxies in front of the service whose X-Forwarded-For entries are trusted; 0 = none. */
+  @IsInt()
+  @Min(0)
+  @Max(32)
+  TRUST_PROXY: number = 0;
+
+  /** HTTP requests (upgrades included) whose headers take longer are cut off. */
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  WS_HANDSHAKE_TIMEOUT_MS: number = 10_000;
+
   /** 0 disables protocol-level heartbeats. */
   @IsInt()
   @Min(0)
@@ -139,6 +176,80 @@ export class EnvironmentVariables {
   @IsBoolean({ message: 'API_DOCS_ENABLED must be true or false' })
   API_DOCS_ENABLED: boolean = true;
 
+  @Transform(parseBoolean)
+  @IsBoolean({ message: 'DEMO_PAGE must be true or false' })
+  DEMO_PAGE: boolean = true;
+
+  /** POST /demo/simulate publishes fake tasks to Redis: for development only (`make dev`). */
+  @Transform(parseBoolean)
+  @IsBoolean({ message: 'DEMO_PUBLISH_ENABLED must be true or false' })
+  DEMO_PUBLISH_ENABLED: boolean = false;
+
+  /** Interval of this instance's heartbeat for /ws/stats?scope=cluster; 0 stops publishing it. */
+  @IsInt()
+  @Min(0)
+  CLUSTER_HEARTBEAT_INTERVAL_MS: number = 5_000;
+
+  /**
+   * JWT authentication (docs/security.md): off until exactly one key source is set. The
+   * combination is checked after these rules (see src/config/auth-environment.ts).
+   */
+  @IsOptional()
+  @IsString()
+  AUTH_JWT_SECRET?: string;
+
+  /** PEM; `\n` escapes are turned into line breaks, for one-line environments. */
+  @IsOptional()
+  @IsString()
+  AUTH_JWT_PUBLIC_KEY?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, {
+    message: 'AUTH_JWKS_URL must be an https:// URL (http:// on a loopback host only)',
+  })
+  AUTH_JWKS_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  AUTH_JWT_ISSUER?: string;
+
+  @IsOptional()
+  @Transform(parseList)
+  @IsArray({ message: 'AUTH_JWT_AUDIENCE must be a comma-separated list of audiences' })
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  AUTH_JWT_AUDIENCE?: string[];
+
+  @IsOptional()
+  @Transform(parseList)
+  @IsArray({ message: 'AUTH_JWT_ALGORITHMS must be a comma-separated list, e.g. RS256,ES256' })
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  AUTH_JWT_ALGORITHMS?: string[];
+
+  @IsInt()
+  @Min(0)
+  @Max(600)
+  AUTH_CLOCK_TOLERANCE_SECONDS: number = 5;
+
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(256)
+  AUTH_TASKS_CLAIM: string = 'tasks';
+
+  /** `name` (the claim must be true) or `name=value` (equal, or held by an array or scope string). */
+  @Matches(/^[^=\s]+(=[^=\s]+)?$/, {
+    message: 'AUTH_ADMIN_CLAIM must be "name" or "name=value", e.g. admin or roles=gateway-admin',
+  })
+  AUTH_ADMIN_CLAIM: string = 'admin';
+
+  /** Bearer token for /ws/stats and /metrics; works with or without JWT authentication. */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'STATS_TOKEN must be at least 16 characters' })
+  STATS_TOKEN?: string;
+
   @IsOptional()
   @IsString()
   @MaxLength(128)
@@ -168,4 +279,14 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(10_000)
   RESYNC_BATCH_SIZE: number = 500;
+
+  /** Above this many buffered bytes a socket's frames are held back and coalesced per task. */
+  @IsInt()
+  @Min(1024)
+  WS_BACKPRESSURE_BYTES: number = 256 * 1024;
+
+  /** A slow socket past this many buffered plus held-back bytes is closed with 1013. */
+  @IsInt()
+  @Min(4096)
+  WS_SLOW_CLIENT_MAX_BYTES: number = 2 * 1024 * 1024;
 }

@@ -108,6 +108,12 @@ describe('parseEnvironment', () => {
     ['REDIS_URL', 'http://x'],
     ['CORS_ORIGINS', 'not-json'],
     ['CORS_ORIGINS', '["not an origin"]'],
+    ['TRUST_PROXY', '33'],
+    ['TRUST_PROXY', 'true'],
+    ['WS_RATE_LIMIT_BURST', '0'],
+    ['WS_RATE_LIMIT_PER_SECOND', '-1'],
+    ['WS_MAX_CONNECTIONS_PER_IP', '1.5'],
+    ['WS_HANDSHAKE_TIMEOUT_MS', '50'],
   ];
   for (const [name, value] of badValues) {
     it(`rejects ${name}=${value} with an error naming ${name}`, () => {
@@ -120,6 +126,20 @@ describe('parseEnvironment', () => {
       assert.ok(error.message.includes(name), error.message);
     });
   }
+
+  it('applies the abuse-resistance defaults: rate limit on, per-address limit off', () => {
+    // Act
+    const env = parseEnvironment({});
+
+    // Assert
+    assert.equal(env.WS_RATE_LIMIT_PER_SECOND, 20);
+    assert.equal(env.WS_RATE_LIMIT_BURST, 120);
+    assert.equal(env.WS_RATE_LIMIT_MAX_VIOLATIONS, 10);
+    assert.equal(env.WS_RATE_LIMIT_VIOLATION_WINDOW_MS, 10_000);
+    assert.equal(env.WS_MAX_CONNECTIONS_PER_IP, 0);
+    assert.equal(env.TRUST_PROXY, 0);
+    assert.equal(env.WS_HANDSHAKE_TIMEOUT_MS, 10_000);
+  });
 
   // Number('   ') is 0: a blank PORT must not silently mean "any free port".
   it('treats a whitespace-only variable as unset, never as 0', () => {

@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { redactUrlCredentials } from '../logging/redact-secrets.js';
+import { authEnvironmentProblems, SECRET_VARIABLES } from './auth-environment.js';
 import { EnvironmentVariables } from './environment-variables.js';
 
 /** Variables for which an empty value is a setting of its own rather than "use the default". */
@@ -41,10 +42,15 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
           constraints.isString ??
           Object.values(constraints).join('; ');
         // The message goes to stderr and log collectors: a password in a URL must not.
-        const shown = redactUrlCredentials(JSON.stringify(defined[error.property]) ?? 'undefined');
+        const shown = SECRET_VARIABLES.has(error.property)
+          ? '"***"'
+          : redactUrlCredentials(JSON.stringify(defined[error.property]) ?? 'undefined');
         return `${error.property}=${shown}: ${reason}`;
       }),
     );
   }
+  // Rules across variables (one key source, algorithms that fit the key), once each is valid.
+  const authProblems = authEnvironmentProblems(env);
+  if (authProblems.length > 0) throw new InvalidEnvironmentError(authProblems);
   return env;
 }

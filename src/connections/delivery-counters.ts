@@ -36,6 +36,12 @@ export class DeliveryCounters {
   /** Completed resyncs after the subscription was re-established, and the updates they delivered. */
   resyncs = 0;
   resyncedUpdates = 0;
+  /** Sockets that fell behind (send buffer above WS_BACKPRESSURE_BYTES) and had frames held back. */
+  slowConsumers = 0;
+  /** Held-back frames replaced by a newer state of the same task. */
+  framesCoalesced = 0;
+  /** Slow sockets closed with 1013 past WS_SLOW_CLIENT_MAX_BYTES. */
+  slowConsumerCloses = 0;
   /** Connections terminated because they missed a heartbeat pong. */
   heartbeatTerminations = 0;
 

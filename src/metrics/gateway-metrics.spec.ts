@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import type { RedisSubscriberService } from '../task-status/redis-subscriber.service.js';
 import { resolveTaskStatusOptions } from '../task-status/resolve-task-status-options.js';
@@ -17,6 +18,7 @@ function build(metrics = true) {
   const status = new RedisSubscriptionStatus();
   const events = new EventEmitter();
   const subscriber = { events } as unknown as RedisSubscriberService;
+  const rateLimits = new RateLimitCounters();
   const gatewayMetrics = new GatewayMetrics(
     resolveTaskStatusOptions({ redisUrl: 'redis://127.0.0.1:1', metrics }),
     registry,
@@ -24,8 +26,9 @@ function build(metrics = true) {
     admission,
     status,
     subscriber,
+    rateLimits,
   );
-  return { gatewayMetrics, registry, counters, admission, status, events };
+  return { gatewayMetrics, registry, counters, admission, status, events, rateLimits };
 }
 
 /** The value of one sample line, `name{labels} value`, or undefined when absent. */
@@ -37,7 +40,7 @@ function sample(text: string, series: string): number | undefined {
 describe('GatewayMetrics', () => {
   it('reads the plain counters at scrape time', async () => {
     // Arrange
-    const { gatewayMetrics, registry, counters, admission, status } = build();
+    const { gatewayMetrics, registry, counters, admission, status, rateLimits } = build();
     const socket = {} as WebSocket;
     registry.subscribe(socket, 'task-a');
     registry.subscribe(socket, 'task-b');
@@ -50,6 +53,9 @@ describe('GatewayMetrics', () => {
     admission.countRefusal('origin');
     admission.countRefusal('limit');
     admission.countRefusal('limit');
+    admission.countRefusal('per_ip');
+    rateLimits.messagesLimited = 4;
+    rateLimits.connectionsClosed = 1;
     status.markSubscribed();
 
     // Act
@@ -72,6 +78,9 @@ describe('GatewayMetrics', () => {
     assert.equal(sample(text, `${p}connections_refused_total{reason="limit"}`), 2);
     assert.equal(sample(text, `${p}connections_refused_total{reason="origin"}`), 1);
     assert.equal(sample(text, `${p}connections_refused_total{reason="shutting_down"}`), 0);
+    assert.equal(sample(text, `${p}connections_refused_total{reason="per_ip"}`), 1);
+    assert.equal(sample(text, `${p}messages_rate_limited_total`), 4);
+    assert.equal(sample(text, `${p}rate_limit_closes_total`), 1);
     assert.match(text, /^# TYPE task_status_gateway_frames_delivered_total counter$/m);
     assert.match(text, /^# TYPE task_status_gateway_connections gauge$/m);
     assert.ok(sample(text, 'process_cpu_user_seconds_total') !== undefined, 'default metrics');

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters, DROP_REASONS } from '../connections/delivery-counters.js';
+import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { RedisSubscriberService } from '../task-status/redis-subscriber.service.js';
 import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
@@ -39,6 +40,7 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     private readonly admission: ConnectionAdmission,
     private readonly redisStatus: RedisSubscriptionStatus,
     private readonly subscriber: RedisSubscriberService,
+    private readonly rateLimits: RateLimitCounters,
   ) {
     this.enabled = options.metrics;
     this.deliveryDuration = new Histogram({
@@ -69,7 +71,7 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
 
   private register(): void {
     const registers = [this.registry];
-    const { connections, counters, admission, redisStatus } = this;
+    const { connections, counters, admission, redisStatus, rateLimits } = this;
     collectDefaultMetrics({ register: this.registry });
 
     gauge(
@@ -144,6 +146,18 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     );
     counter(
       registers,
+      'messages_rate_limited_total',
+      'Client messages (and protocol pings) over their connection rate, answered rate_limited unread.',
+      () => rateLimits.messagesLimited,
+    );
+    counter(
+      registers,
+      'rate_limit_closes_total',
+      'Connections closed with 1008 for sending past their rate after repeated rate_limited answers.',
+      () => rateLimits.connectionsClosed,
+    );
+    counter(
+      registers,
       'heartbeat_terminations_total',
       'Connections terminated for a missed heartbeat pong.',
       () => counters.heartbeatTerminations,
@@ -153,6 +167,24 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
       'updates_superseded_total',
       'Updates or snapshots not delivered because a newer or terminal state was already delivered, by reason.',
       () => Object.entries(counters.superseded),
+    );
+    counter(
+      registers,
+      'slow_consumers_total',
+      'Sockets whose send buffer passed WS_BACKPRESSURE_BYTES, so that their frames were held back.',
+      () => counters.slowConsumers,
+    );
+    counter(
+      registers,
+      'frames_coalesced_total',
+      'Held-back frames of slow sockets replaced by a newer state of the same task.',
+      () => counters.framesCoalesced,
+    );
+    counter(
+      registers,
+      'slow_consumer_closes_total',
+      'Slow sockets closed with 1013 past WS_SLOW_CLIENT_MAX_BYTES.',
+      () => counters.slowConsumerCloses,
     );
     counter(
       registers,

@@ -1,10 +1,26 @@
-import { Controller, Get, Header, NotFoundException, Res } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, NotFoundException, Res, UseGuards } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiProduces,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
+import { StatsAccessGuard } from '../auth/stats-access.guard.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 
 @ApiTags('metrics')
 @Controller('metrics')
+// Same credentials as /ws/stats when authentication or STATS_TOKEN is configured.
+@UseGuards(StatsAccessGuard)
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({
+  description: 'Auth or STATS_TOKEN is configured and no valid Bearer credential was sent.',
+})
+@ApiForbiddenResponse({ description: 'A valid JWT without the admin claim (`AUTH_ADMIN_CLAIM`).' })
 export class MetricsController {
   constructor(private readonly metrics: GatewayMetrics) {}
 

@@ -1,17 +1,51 @@
-import { Controller, DefaultValuePipe, Get, Inject, ParseIntPipe, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  Controller,
+  DefaultValuePipe,
+  Get,
+  Inject,
+  ParseEnumPipe,
+  ParseIntPipe,
+  Query,
+  ServiceUnavailableException,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiOkResponse,
+  ApiQuery,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { WebSocket } from 'ws';
+import { StatsAccessGuard } from '../auth/stats-access.guard.js';
+import { ClusterStatsReader } from '../cluster/cluster-stats.reader.js';
+import type { ClusterStats } from '../cluster/merge-cluster-stats.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
 
 const DEFAULT_TASK_LIMIT = 100;
 
+/** `instance` (the default): this instance's counts; `cluster`: every live instance's, merged. */
+const STATS_SCOPES = { instance: 'instance', cluster: 'cluster' } as const;
+type StatsScope = keyof typeof STATS_SCOPES;
+
 @ApiTags('stats')
 @Controller('ws')
+// Task ids are private once authentication is on: STATS_TOKEN or an admin JWT (docs/security.md).
+@UseGuards(StatsAccessGuard)
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({
+  description: 'Auth or STATS_TOKEN is configured and no valid Bearer credential was sent.',
+})
+@ApiForbiddenResponse({ description: 'A valid JWT without the admin claim (`AUTH_ADMIN_CLAIM`).' })
 export class StatsController {
   constructor(
     private readonly registry: ConnectionRegistry<WebSocket>,
@@ -19,6 +53,8 @@ export class StatsController {
     private readonly admission: ConnectionAdmission,
     private readonly redisStatus: RedisSubscriptionStatus,
     @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly cluster: ClusterStatsReader,
+    private readonly rateLimits: RateLimitCounters,
   ) {}
 
   /**
@@ -36,9 +72,21 @@ export class StatsController {
     description: 'Counts of this instance; every field is described in docs/operations.md#stats.',
     schema: { type: 'object' },
   })
-  @ApiBadRequestResponse({ description: '`limit` is not an integer.' })
-  stats(@Query('limit', new DefaultValuePipe(DEFAULT_TASK_LIMIT), ParseIntPipe) limit: number) {
+  @ApiQuery({
+    name: 'scope',
+    required: false,
+    enum: Object.keys(STATS_SCOPES),
+    description:
+      '`cluster`: every live instance, from the heartbeats they keep in Redis (totals, one entry per instance, merged busiest tasks). Default `instance`.',
+  })
+  @ApiBadRequestResponse({ description: '`limit` is not an integer, or `scope` is unknown.' })
+  @ApiServiceUnavailableResponse({ description: '`scope=cluster` while Redis is unreachable.' })
+  stats(
+    @Query('limit', new DefaultValuePipe(DEFAULT_TASK_LIMIT), ParseIntPipe) limit: number,
+    @Query('scope', new ParseEnumPipe(STATS_SCOPES, { optional: true })) scope?: StatsScope,
+  ) {
     const taskLimit = Math.max(0, Math.min(limit, this.options.statsMaxTasks));
+    if (scope === 'cluster') return this.clusterStats(taskLimit);
     const top = this.registry.topTasks(taskLimit);
     const counters = this.counters;
     return {
@@ -79,12 +127,34 @@ export class StatsController {
       frames_delivered: counters.framesDelivered,
       connections_refused: { ...this.admission.refused },
       heartbeat_terminations: counters.heartbeatTerminations,
+      slow_consumers: {
+        detected: counters.slowConsumers,
+        frames_coalesced: counters.framesCoalesced,
+        closed: counters.slowConsumerCloses,
+      },
+      rate_limited: {
+        messages: this.rateLimits.messagesLimited,
+        closed_connections: this.rateLimits.connectionsClosed,
+      },
       limits: {
         max_connections: this.options.maxConnections,
         max_subscriptions_per_connection: this.options.maxSubscriptionsPerConnection,
         max_message_bytes: this.options.maxMessageBytes,
+        max_connections_per_ip: this.options.maxConnectionsPerIp,
+        rate_limit_per_second: this.options.rateLimitPerSecond,
+        rate_limit_burst: this.options.rateLimitBurst,
       },
     };
+  }
+
+  private async clusterStats(taskLimit: number): Promise<ClusterStats> {
+    try {
+      return await this.cluster.read(taskLimit);
+    } catch (error) {
+      throw new ServiceUnavailableException(
+        `Cluster view unavailable: Redis did not answer (${(error as Error).message})`,
+      );
+    }
   }
 }
 

@@ -7,12 +7,14 @@
 export const TASK_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const TASK_ID_MAX_LENGTH = 128;
 
-export type ClientMessageType = 'subscribe' | 'unsubscribe' | 'ping';
+export type ClientMessageType = 'subscribe' | 'unsubscribe' | 'ping' | 'auth';
 
 export type ClientMessage =
   | { type: 'subscribe'; task_id: string }
   | { type: 'unsubscribe'; task_id: string }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  /** Replaces the connection's token (when authentication is on); answered `authenticated`. */
+  | { type: 'auth'; token: string };
 
 export type ErrorCode =
   | 'invalid_json'
@@ -20,7 +22,13 @@ export type ErrorCode =
   | 'unknown_type'
   | 'subscription_limit'
   | 'unsupported_frame'
-  | 'internal_error';
+  | 'internal_error'
+  /** The connection sent messages faster than WS_RATE_LIMIT_PER_SECOND; the message was not read. */
+  | 'rate_limited'
+  /** An `auth` message whose token was rejected; the previous token stays in effect. */
+  | 'unauthorized'
+  /** The connection's token does not allow this task; nothing was subscribed. */
+  | 'forbidden';
 
 export interface SubscribedMessage {
   type: 'subscribed';
@@ -36,6 +44,13 @@ export interface UnsubscribedMessage {
 
 export interface PongMessage {
   type: 'pong';
+}
+
+/** Answer to `auth`: the new token is in effect. */
+export interface AuthenticatedMessage {
+  type: 'authenticated';
+  /** When the new token expires (ISO 8601), or null for a token without `exp`. */
+  expires_at: string | null;
 }
 
 /** Every field the publisher sent except `task_id`, unchanged. */
@@ -60,7 +75,12 @@ export interface ErrorMessage {
 }
 
 export type ServerMessage =
-  SubscribedMessage | UnsubscribedMessage | PongMessage | StatusUpdateMessage | ErrorMessage;
+  | SubscribedMessage
+  | UnsubscribedMessage
+  | PongMessage
+  | AuthenticatedMessage
+  | StatusUpdateMessage
+  | ErrorMessage;
 
 /** Close codes the server uses; see docs/protocol.md. */
 export const CloseCode = {
@@ -70,4 +90,10 @@ export const CloseCode = {
   INVALID_PAYLOAD: 1007,
   /** A frame was larger than WS_MAX_MESSAGE_BYTES. */
   MESSAGE_TOO_BIG: 1009,
+  /** The client kept sending past its message rate after rate_limited errors. */
+  POLICY_VIOLATION: 1008,
+  /** The connection's token expired; reconnect with a fresh one. */
+  TOKEN_EXPIRED: 4001,
+  /** The client read too slowly to keep up (WS_SLOW_CLIENT_MAX_BYTES); reconnect. */
+  TRY_AGAIN_LATER: 1013,
 } as const;

@@ -16,7 +16,7 @@ import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { CANARY_TASK_PREFIX, DataPathCanary } from './data-path-canary.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';
-import { parseTaskUpdate, type TaskUpdate } from './task-update.parser.js';
+import { parseTaskUpdate, peekTaskId, type TaskUpdate } from './task-update.parser.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 
@@ -85,6 +85,19 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     const timed = this.events.listenerCount('delivered') > 0;
     const arrivedAt = timed ? performance.now() : 0;
     const counters = this.counters;
+    // Most messages on a shared channel are for tasks watched elsewhere: drop those before parsing.
+    if (this.events.listenerCount('update') === 0) {
+      const taskId = peekTaskId(payload);
+      if (
+        taskId !== undefined &&
+        !this.registry.subscribersOf(taskId) &&
+        !taskId.startsWith(CANARY_TASK_PREFIX)
+      ) {
+        counters.messagesReceived += 1;
+        counters.updatesUnrouted += 1;
+        return;
+      }
+    }
     const update = parseTaskUpdate(payload);
     if (typeof update === 'string') {
       counters.messagesReceived += 1;

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { resolveAuthOptions } from '../auth/resolve-auth-options.js';
 import type {
   ResolvedTaskStatusOptions,
   TaskStatusModuleOptions,
@@ -23,9 +24,23 @@ export function resolveTaskStatusOptions(
     canaryIntervalMs: 5_000,
     canaryTimeoutMs: 15_000,
     resyncBatchSize: 500,
+    rateLimitPerSecond: 20,
+    rateLimitBurst: 120,
+    rateLimitMaxViolations: 10,
+    rateLimitViolationWindowMs: 10_000,
+    maxConnectionsPerIp: 0,
+    trustProxy: 0,
+    handshakeTimeoutMs: 10_000,
+    backpressureBytes: 256 * 1024,
+    slowClientMaxBytes: 2 * 1024 * 1024,
     metrics: true,
+    clusterHeartbeatIntervalMs: 5_000,
+    demoPage: true,
+    demoPublishEnabled: false,
     ...stripUndefined(options),
     redisUrl: options.redisUrl,
+    // Checked here, so a bad combination fails the boot with every problem named.
+    auth: resolveAuthOptions(options.auth),
   };
 }
 

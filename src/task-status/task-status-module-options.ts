@@ -1,3 +1,6 @@
+import type { ResolvedAuthOptions, TaskStatusAuthOptions } from '../auth/auth-options.js';
+import type { TaskAccessPolicyOption } from '../auth/task-access-policy.provider.js';
+
 /** What an application passes to TaskStatusModule.forRoot / forRootAsync. */
 export interface TaskStatusModuleOptions {
   /** redis:// or rediss:// URL of the Redis that publishers write to. */
@@ -38,8 +41,60 @@ export interface TaskStatusModuleOptions {
   canaryTimeoutMs?: number;
   /** Keys read per MGET when resyncing after a reconnect. Default 500. */
   resyncBatchSize?: number;
+  /** Messages per second one connection may send, sustained; past it, `rate_limited` errors. 0 turns the limit off. Default 20. */
+  rateLimitPerSecond?: number;
+  /**
+   * Messages one connection may send at once (the token bucket's size). Keep it above
+   * maxSubscriptionsPerConnection: a reconnecting client resubscribes all at once. Default 120.
+   */
+  rateLimitBurst?: number;
+  /** `rate_limited` answers per connection within rateLimitViolationWindowMs; the next over-limit message closes it (1008). Default 10. */
+  rateLimitMaxViolations?: number;
+  /** The window of rateLimitMaxViolations. Default 10000. */
+  rateLimitViolationWindowMs?: number;
+  /** Concurrent connections per client address; the next upgrade gets HTTP 429. 0 turns the limit off. Default 0. */
+  maxConnectionsPerIp?: number;
+  /** Proxies in front of the service whose X-Forwarded-For entries are trusted for the client address; 0 uses the socket's address. Default 0. */
+  trustProxy?: number;
+  /**
+   * HTTP requests (WebSocket upgrades included) whose headers are not complete within this time
+   * are cut off, as are connections that send nothing; applied by configureApplication. Default 10000.
+   */
+  handshakeTimeoutMs?: number;
+  /** Above this many bytes in a socket's send buffer, its frames are held back and coalesced. Default 262144. */
+  backpressureBytes?: number;
+  /** A slow socket whose buffered plus held-back bytes exceed this is closed with 1013. Default 2097152. */
+  slowClientMaxBytes?: number;
   /** Serve Prometheus metrics at GET /metrics (404 when off). Default true. */
   metrics?: boolean;
+  /**
+   * JWT authentication of upgrades, per-task authorization, and the protection of /ws/stats and
+   * /metrics (docs/security.md). Off while no key source is set. Default {} (off).
+   */
+  auth?: TaskStatusAuthOptions;
+  /**
+   * How often this instance publishes its counts to Redis for `GET /ws/stats?scope=cluster`
+   * (the key lives three intervals); 0 stops publishing. Default 5000.
+   */
+  clusterHeartbeatIntervalMs?: number;
+  /** Serve the demo page at `/` (and the typed client at `/client/`); 404 when off. Default true. */
+  demoPage?: boolean;
+  /** Enable `POST /demo/simulate`, which publishes a fake task to Redis. Development only. Default false. */
+  demoPublishEnabled?: boolean;
 }
 
-export type ResolvedTaskStatusOptions = Required<TaskStatusModuleOptions>;
+/**
+ * Given to forRoot / forRootAsync beside the options (not inside forRootAsync's factory): they
+ * shape the module's providers, so they must be known before any factory runs.
+ */
+export interface TaskStatusModuleExtras {
+  /**
+   * Replaces the default TaskAccessPolicy (the tasks claim): a class Nest instantiates, or
+   * `{ useFactory, inject }`. Consulted only while authentication is on.
+   */
+  taskAccessPolicy?: TaskAccessPolicyOption;
+}
+
+export type ResolvedTaskStatusOptions = Required<Omit<TaskStatusModuleOptions, 'auth'>> & {
+  auth: ResolvedAuthOptions;
+};

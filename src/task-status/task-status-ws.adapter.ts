@@ -2,14 +2,24 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
-import { EMPTY, fromEvent, of, type Observable } from 'rxjs';
-import { catchError, concatMap, filter, first, share, takeUntil } from 'rxjs/operators';
+import { EMPTY, from, fromEvent, of, type Observable } from 'rxjs';
+import { catchError, concatMap, filter, first, map, share, takeUntil } from 'rxjs/operators';
 import { WebSocket, type WebSocketServer } from 'ws';
+import { UpgradeAuthenticator } from '../auth/upgrade-authenticator.js';
+import { selectSubprotocol } from '../auth/upgrade-token.js';
+import { clientAddressOf } from '../connections/client-address.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { connectionIdOf } from '../connections/connection-id.js';
+import { ConnectionsPerIp } from '../connections/connections-per-ip.js';
 import { logContext } from '../logging/log-context.js';
+import {
+  MessageRateLimiter,
+  type ConnectionRateLimit,
+} from '../rate-limit/message-rate-limiter.js';
+import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
+import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from './json-nesting.js';
 import { isOriginAllowed } from './origin-policy.js';
-import type { ErrorCode, ErrorMessage } from './protocol.js';
+import { CloseCode, type ErrorCode, type ErrorMessage } from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 
@@ -29,6 +39,10 @@ function protocolError(code: ErrorCode, message: string, field?: string): Observ
   return of(field ? { type: 'error', code, message, field } : { type: 'error', code, message });
 }
 
+/** Stands in for a message that arrived over the connection's rate: it is never read. */
+const OVER_RATE = Symbol('over rate');
+export const RATE_LIMIT_CLOSE_REASON = 'Rate limit exceeded';
+
 /**
  * The platform-ws adapter with this service's runtime options (decorators cannot read injected
  * config) and its message routing: `{"type": ...}` selects the @SubscribeMessage handler, and
@@ -37,11 +51,24 @@ function protocolError(code: ErrorCode, message: string, field?: string): Observ
 export class TaskStatusWsAdapter extends WsAdapter {
   private readonly options: ResolvedTaskStatusOptions;
   private readonly admission: ConnectionAdmission;
+  private readonly authenticator: UpgradeAuthenticator;
+  private readonly connectionsPerIp: ConnectionsPerIp;
+  private readonly rateLimiter: MessageRateLimiter;
+  private readonly rateLimitCounters: RateLimitCounters;
 
   constructor(app: INestApplicationContext) {
     super(app);
     this.options = app.get<ResolvedTaskStatusOptions>(TASK_STATUS_OPTIONS, { strict: false });
     this.admission = app.get(ConnectionAdmission, { strict: false });
+    this.authenticator = app.get(UpgradeAuthenticator, { strict: false });
+    this.connectionsPerIp = new ConnectionsPerIp(this.options.maxConnectionsPerIp);
+    this.rateLimitCounters = app.get(RateLimitCounters, { strict: false });
+    this.rateLimiter = new MessageRateLimiter({
+      perSecond: this.options.rateLimitPerSecond,
+      burst: this.options.rateLimitBurst,
+      maxViolations: this.options.rateLimitMaxViolations,
+      violationWindowMs: this.options.rateLimitViolationWindowMs,
+    });
   }
 
   override create(
@@ -53,30 +80,80 @@ export class TaskStatusWsAdapter extends WsAdapter {
       maxPayload: this.options.maxMessageBytes,
       perMessageDeflate: false,
       clientTracking: true,
+      // Browsers send their token as a subprotocol; the echo must never be that one.
+      handleProtocols: selectSubprotocol,
       verifyClient: (info: UpgradeInfo, accept: VerifyClientCallback) =>
-        this.verifyUpgrade(info, accept, server.clients.size),
+        this.verifyUpgrade(info, accept, server),
     }) as WebSocketServer;
     return server;
   }
 
   /**
-   * Runs synchronously inside ws' handleUpgrade, and ws adds an accepted socket to `clients` in
-   * the same tick, so concurrent upgrades cannot overshoot the connection limit.
+   * Checks an upgrade in ws' handleUpgrade. ws adds an accepted socket to `clients` in the same
+   * tick as `accept(true)`, so checking the limit right before accepting, synchronously, keeps
+   * concurrent upgrades from overshooting it. Token verification is asynchronous (a key set may
+   * have to be fetched): the limit and shutdown are checked before it, to spare the work, and
+   * again after it, in the tick that accepts.
    */
-  private verifyUpgrade(info: UpgradeInfo, accept: VerifyClientCallback, open: number): void {
-    if (!this.admission.accepting) {
-      this.admission.countRefusal('shutting_down');
-      return accept(false, 503, 'Server is shutting down', { 'Retry-After': '1' });
-    }
+  private verifyUpgrade(
+    info: UpgradeInfo,
+    accept: VerifyClientCallback,
+    server: WebSocketServer,
+  ): void {
+    if (!this.admission.accepting) return this.refuseShuttingDown(accept);
     if (!isOriginAllowed(info.origin, this.options.allowedOrigins)) {
       this.admission.countRefusal('origin');
       return accept(false, 403, 'Origin not allowed');
     }
-    if (open >= this.options.maxConnections) {
-      this.admission.countRefusal('limit');
-      return accept(false, 503, 'Too many connections', { 'Retry-After': '5' });
+    if (server.clients.size >= this.options.maxConnections) return this.refuseFull(accept);
+    const address = this.connectionsPerIp.enabled ? this.addressOf(info.req) : '';
+    if (this.connectionsPerIp.isFull(address)) return this.refusePerIp(accept);
+    if (!this.authenticator.enabled) return this.acceptFrom(address, info.req, accept);
+    void this.authenticator.authenticate(info.req).then((outcome) => {
+      if (!outcome.ok) {
+        this.admission.countRefusal('auth');
+        return accept(false, outcome.status, outcome.body, outcome.headers);
+      }
+      if (!this.admission.accepting) return this.refuseShuttingDown(accept);
+      if (server.clients.size >= this.options.maxConnections) return this.refuseFull(accept);
+      this.acceptFrom(address, info.req, accept);
+    });
+  }
+
+  private addressOf(request: IncomingMessage): string {
+    return clientAddressOf(request, this.options.trustProxy);
+  }
+
+  /**
+   * Accepts, holding one of the address' slots (WS_MAX_CONNECTIONS_PER_IP) until the TCP socket
+   * closes, which it does whether or not the handshake then completes.
+   */
+  private acceptFrom(
+    address: string,
+    request: IncomingMessage,
+    accept: VerifyClientCallback,
+  ): void {
+    const socket = request.socket;
+    if (this.connectionsPerIp.enabled && !socket.destroyed) {
+      if (!this.connectionsPerIp.tryAcquire(address)) return this.refusePerIp(accept);
+      socket.once('close', () => this.connectionsPerIp.release(address));
     }
     accept(true);
+  }
+
+  private refusePerIp(accept: VerifyClientCallback): void {
+    this.admission.countRefusal('per_ip');
+    accept(false, 429, 'Too many connections from this address', { 'Retry-After': '5' });
+  }
+
+  private refuseShuttingDown(accept: VerifyClientCallback): void {
+    this.admission.countRefusal('shutting_down');
+    accept(false, 503, 'Server is shutting down', { 'Retry-After': '1' });
+  }
+
+  private refuseFull(accept: VerifyClientCallback): void {
+    this.admission.countRefusal('limit');
+    accept(false, 503, 'Too many connections', { 'Retry-After': '5' });
   }
 
   /**
@@ -91,13 +168,22 @@ export class TaskStatusWsAdapter extends WsAdapter {
     const handlersMap = new Map(handlers.map((handler) => [handler.message as string, handler]));
     const close$ = fromEvent(client, 'close').pipe(share(), first());
     const context = { connection_id: connectionIdOf(client) };
+    const rateLimit = this.rateLimiter.open(context.connection_id);
+    if (rateLimit) this.limitProtocolPings(client, rateLimit);
     fromEvent(client, 'message')
       .pipe(
+        // Nothing more is read from a connection that is being closed.
+        filter(() => client.readyState === WebSocket.OPEN),
+        // As each message arrives, before it is parsed or queued behind a slower one: an
+        // over-rate message is answered (or ends the connection) without being read.
+        map((event) => (rateLimit === undefined || rateLimit.take() ? event : OVER_RATE)),
         concatMap((event) =>
           // Whatever a handler logs, now or after an await, carries the connection's id.
           logContext
             .run(context, () =>
-              this.bindMessageHandler(event as { data: unknown }, handlersMap, transform),
+              event === OVER_RATE && rateLimit
+                ? this.answerOverRate(client, rateLimit)
+                : this.bindMessageHandler(event as { data: unknown }, handlersMap, transform),
             )
             .pipe(
               filter((response) => response !== undefined && response !== null),
@@ -112,6 +198,49 @@ export class TaskStatusWsAdapter extends WsAdapter {
       .subscribe((response) => {
         if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(response));
       });
+  }
+
+  /**
+   * `rate_limited` while the connection has had fewer than WS_RATE_LIMIT_MAX_VIOLATIONS of them
+   * within the window; past that it is sustained abuse, and the connection is closed with 1008.
+   */
+  private answerOverRate(client: WebSocket, rateLimit: ConnectionRateLimit): Observable<unknown> {
+    this.rateLimitCounters.messagesLimited += 1;
+    return from(rateLimit.violation()).pipe(
+      concatMap((verdict) => {
+        if (verdict === 'answer') {
+          return protocolError(
+            'rate_limited',
+            `Too many messages: at most ${this.options.rateLimitPerSecond} per second, in bursts of ` +
+              `${this.options.rateLimitBurst}; this one was not read`,
+          );
+        }
+        this.closeForAbuse(client);
+        return EMPTY;
+      }),
+    );
+  }
+
+  private closeForAbuse(client: WebSocket): void {
+    if (client.readyState !== WebSocket.OPEN) return;
+    this.rateLimitCounters.connectionsClosed += 1;
+    client.close(CloseCode.POLICY_VIOLATION, RATE_LIMIT_CLOSE_REASON);
+  }
+
+  /**
+   * WebSocket pings are answered by ws itself, so a ping flood would cost a pong each: they take
+   * tokens from the same bucket, and over-rate ones count as violations (with no answer frame).
+   * The connection's state is released when it closes.
+   */
+  private limitProtocolPings(client: WebSocket, rateLimit: ConnectionRateLimit): void {
+    client.on('ping', () => {
+      if (client.readyState !== WebSocket.OPEN || rateLimit.take()) return;
+      this.rateLimitCounters.messagesLimited += 1;
+      void rateLimit.violation().then((verdict) => {
+        if (verdict === 'close') this.closeForAbuse(client);
+      });
+    });
+    client.once('close', () => rateLimit.release());
   }
 
   /**
@@ -145,6 +274,12 @@ export class TaskStatusWsAdapter extends WsAdapter {
       message = JSON.parse(event.data);
     } catch {
       return protocolError('invalid_json', 'Message is not valid JSON');
+    }
+    if (nestsDeeperThan(event.data, MAX_CLIENT_MESSAGE_NESTING)) {
+      return protocolError(
+        'invalid_message',
+        `Message is nested more than ${MAX_CLIENT_MESSAGE_NESTING} levels deep`,
+      );
     }
     if (typeof message !== 'object' || message === null || Array.isArray(message)) {
       return protocolError('invalid_message', 'Message must be a JSON object');

@@ -16,6 +16,11 @@ import {
 } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { ConnectionSessions } from '../auth/connection-sessions.js';
+import { JwtVerifier } from '../auth/jwt-verifier.js';
+import type { Principal } from '../auth/principal.js';
+import { TaskAccessPolicy } from '../auth/task-access-policy.js';
+import { TokenRejectedError } from '../auth/token-rejected.error.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { connectionIdOf } from '../connections/connection-id.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
@@ -23,11 +28,14 @@ import { logContext } from '../logging/log-context.js';
 import { drainConnections } from './connection-drain.js';
 import { ConnectionHeartbeat } from './connection-heartbeat.js';
 import { CANARY_TASK_PREFIX } from './data-path-canary.js';
+import { AuthenticateDto } from './dto/authenticate.dto.js';
 import { SubscribeTaskDto } from './dto/subscribe-task.dto.js';
 import { UnsubscribeTaskDto } from './dto/unsubscribe-task.dto.js';
 import { ProtocolErrorException } from './protocol-error.exception.js';
 import {
   CloseCode,
+  type AuthenticatedMessage,
+  type ErrorMessage,
   type PongMessage,
   type SubscribedMessage,
   type UnsubscribedMessage,
@@ -61,6 +69,9 @@ export class TaskStatusGateway
     private readonly heartbeat: ConnectionHeartbeat,
     private readonly admission: ConnectionAdmission,
     private readonly delivery: TaskUpdateDelivery,
+    private readonly verifier: JwtVerifier,
+    private readonly sessions: ConnectionSessions<WebSocket>,
+    private readonly access: TaskAccessPolicy,
   ) {}
 
   afterInit(server: WebSocketServer): void {
@@ -69,6 +80,11 @@ export class TaskStatusGateway
   }
 
   handleConnection(client: WebSocket, request?: IncomingMessage): void {
+    // With auth on, only an upgrade the adapter verified opens a socket; anything else is a bug.
+    if (this.verifier.enabled && !this.sessions.open(client, request)) {
+      client.terminate();
+      return;
+    }
     this.registry.addConnection(client);
     this.heartbeat.watch(client);
     logContext.run({ connection_id: connectionIdOf(client) }, () =>
@@ -77,6 +93,7 @@ export class TaskStatusGateway
   }
 
   handleDisconnect(client: WebSocket): void {
+    this.sessions.close(client);
     const tasks = this.registry.removeConnection(client);
     for (const taskId of tasks) this.delivery.forget(taskId);
     logContext.run({ connection_id: connectionIdOf(client) }, () =>
@@ -88,7 +105,7 @@ export class TaskStatusGateway
   subscribe(
     @ConnectedSocket() client: WebSocket,
     @MessageBody() { task_id }: SubscribeTaskDto,
-  ): SubscribedMessage {
+  ): SubscribedMessage | Promise<SubscribedMessage | undefined> {
     if (task_id.startsWith(CANARY_TASK_PREFIX)) {
       throw new ProtocolErrorException(
         'invalid_message',
@@ -96,6 +113,27 @@ export class TaskStatusGateway
         { field: 'task_id' },
       );
     }
+    if (!this.verifier.enabled) return this.register(client, task_id);
+    return this.subscribeIfAllowed(client, task_id);
+  }
+
+  /** Asks the access policy first; a denied task never reaches the registry, nor its snapshot. */
+  private async subscribeIfAllowed(
+    client: WebSocket,
+    task_id: string,
+  ): Promise<SubscribedMessage | undefined> {
+    const principal = this.sessions.principalOf(client);
+    if (!principal || !(await this.mayWatch(principal, task_id))) {
+      throw new ProtocolErrorException('forbidden', 'This token does not allow that task', {
+        task_id,
+      });
+    }
+    // The policy may have taken a while: a socket that closed meanwhile must not be registered.
+    if (client.readyState !== client.OPEN || !this.sessions.principalOf(client)) return undefined;
+    return this.register(client, task_id);
+  }
+
+  private register(client: WebSocket, task_id: string): SubscribedMessage {
     const result = this.registry.subscribe(client, task_id);
     if (result === 'limit_reached') {
       throw new ProtocolErrorException(
@@ -121,6 +159,67 @@ export class TaskStatusGateway
   @SubscribeMessage('ping')
   ping(): PongMessage {
     return { type: 'pong' };
+  }
+
+  /**
+   * Replaces the connection's token. A rejected token changes nothing (the previous one stays in
+   * effect); an accepted one re-arms the expiry timer, and the subscriptions it no longer allows
+   * are dropped, each reported as a `forbidden` error before the answer.
+   */
+  @SubscribeMessage('auth')
+  async authenticate(
+    @ConnectedSocket() client: WebSocket,
+    @MessageBody() { token }: AuthenticateDto,
+  ): Promise<AuthenticatedMessage | undefined> {
+    if (!this.verifier.enabled) {
+      throw new ProtocolErrorException(
+        'invalid_message',
+        'Authentication is not enabled on this server',
+      );
+    }
+    let principal: Principal;
+    try {
+      principal = await this.verifier.verify(token);
+    } catch (error) {
+      const reason = error instanceof TokenRejectedError ? error.message : 'Token rejected';
+      throw new ProtocolErrorException(
+        'unauthorized',
+        `${reason}; the previous token stays in effect`,
+      );
+    }
+    const held = [...this.registry.tasksOf(client)];
+    const allowed = await Promise.all(held.map((taskId) => this.mayWatch(principal, taskId)));
+    if (client.readyState !== client.OPEN) return undefined;
+    // From here on synchronous: no update for a revoked task is written after the switch.
+    this.sessions.replace(client, principal);
+    held.forEach((taskId, index) => {
+      if (allowed[index]) return;
+      if (this.registry.unsubscribe(client, taskId)) this.delivery.forget(taskId);
+      const revoked: ErrorMessage = {
+        type: 'error',
+        code: 'forbidden',
+        message: 'The new token does not allow this task; unsubscribed',
+        task_id: taskId,
+      };
+      client.send(JSON.stringify(revoked));
+    });
+    return {
+      type: 'authenticated',
+      expires_at:
+        principal.expiresAt === undefined
+          ? null
+          : new Date(principal.expiresAt * 1000).toISOString(),
+    };
+  }
+
+  /** The policy's verdict; a policy that throws denies (fail closed). */
+  private async mayWatch(principal: Principal, taskId: string): Promise<boolean> {
+    try {
+      return (await this.access.canSubscribe(principal, taskId)) === true;
+    } catch (error) {
+      this.logger.warn(`TaskAccessPolicy failed for ${taskId}; denied: ${String(error)}`);
+      return false;
+    }
   }
 
   /** Refuses new upgrades, then closes every socket with 1001 so clients reconnect elsewhere. */

@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 import {
@@ -14,7 +15,6 @@ import {
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 
-const SEND_AS_TEXT = { binary: false } as const;
 const RESYNC_RETRY_MS = 1_000;
 const COMMANDS_READY_TIMEOUT_MS = 5_000;
 
@@ -37,6 +37,7 @@ export class TaskUpdateDelivery {
     private readonly counters: DeliveryCounters,
     private readonly snapshots: TaskSnapshotReader,
     private readonly redisStatus: RedisSubscriptionStatus,
+    private readonly slowConsumers: SlowConsumerGuard,
   ) {
     this.tracker = new TaskStateTracker(new Set(options.terminalStatuses));
   }
@@ -52,10 +53,12 @@ export class TaskUpdateDelivery {
     const serialized = serializeStatusUpdate(update);
     this.tracker.recordLive(update.taskId, update.data, serialized);
     const frame = Buffer.from(serialized);
+    const terminal = this.tracker.isTerminal(update.data.status);
+    const guard = this.slowConsumers;
     let delivered = 0;
     for (const socket of subscribers) {
       if (socket.readyState === WebSocket.OPEN) {
-        socket.send(frame, SEND_AS_TEXT);
+        guard.send(socket, update.taskId, frame, terminal);
         delivered += 1;
       }
     }
@@ -92,7 +95,12 @@ export class TaskUpdateDelivery {
       return;
     }
     this.tracker.recordSnapshot(taskId, update.data);
-    client.send(serializeSnapshot(update));
+    this.slowConsumers.send(
+      client,
+      taskId,
+      Buffer.from(serializeSnapshot(update)),
+      this.tracker.isTerminal(update.data.status),
+    );
     this.counters.snapshotsDelivered += 1;
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTaskUpdate, serializeStatusUpdate } from './task-update.parser.js';
+import { parseTaskUpdate, peekTaskId, serializeStatusUpdate } from './task-update.parser.js';
 
 const TASK_ID = '550e8400-e29b-41d4-a716-446655440000';
 
@@ -62,6 +62,17 @@ describe('parseTaskUpdate', () => {
       // Assert
       assert.equal(result, 'invalid_json', `payload ${JSON.stringify(payload)}`);
     }
+  });
+
+  it("drops JSON nested too deeply to be re-encoded as 'invalid_json'", () => {
+    // Arrange: parses fine, but JSON.stringify of it overflows the stack.
+    const payload = `{"task_id":"t1","d":${'['.repeat(5_000)}${']'.repeat(5_000)}}`;
+
+    // Act
+    const result = parseTaskUpdate(payload);
+
+    // Assert
+    assert.equal(result, 'invalid_json');
   });
 
   it("drops JSON that is not an object as 'not_an_object'", () => {
@@ -166,5 +177,40 @@ describe('serializeStatusUpdate', () => {
       frame,
       '{"type":"status_update","task_id":"task-1","data":{"__proto__":{"x":1},"progress":5}}',
     );
+  });
+});
+
+describe('peekTaskId', () => {
+  it('finds the leading task_id of the canonical form without parsing the rest', () => {
+    assert.equal(peekTaskId('{"task_id":"task-1","status":"processing","progress":40}'), 'task-1');
+    assert.equal(peekTaskId('{"task_id":"a:b.c_d-e"}'), 'a:b.c_d-e');
+  });
+
+  it('gives up (undefined) whenever only a full parse can tell', () => {
+    for (const payload of [
+      '{"status":"x","task_id":"t"}', // not first
+      '{ "task_id": "t" }', // other spacing
+      '{"task_id":"bad id","x":1}', // not a valid id
+      '{"task_id":"t\\u0041"}', // an escape
+      '{"task_id":"t","result":{"task_id":"u"}}', // a nested task_id
+      '{"task_id":"t","task_id":"u"}', // a duplicate, which JSON.parse resolves to the last
+      '{"task_id":"unterminated',
+      '{"task_id":123}',
+      '',
+    ]) {
+      assert.equal(peekTaskId(payload), undefined, payload);
+    }
+  });
+
+  it('agrees with the full parser on every canonical message it accepts', () => {
+    const payloads = [
+      JSON.stringify({ task_id: 'x1', status: 'a', nested: { deep: [1, 2, { task: 'no' }] } }),
+      JSON.stringify({ task_id: 'x'.repeat(128) }),
+    ];
+    for (const payload of payloads) {
+      const parsed = parseTaskUpdate(payload);
+      assert.ok(typeof parsed !== 'string');
+      assert.equal(peekTaskId(payload), parsed.taskId);
+    }
   });
 });

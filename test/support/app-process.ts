@@ -12,9 +12,12 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
-/** The production build that `npm test` makes before the tests run. */
+/**
+ * The production build that `npm test` makes before the tests run, or the one TEST_APP_MAIN
+ * names (relative to the repository root), for a build kept elsewhere.
+ */
 export function builtAppPath(): string {
-  const path = resolve(process.cwd(), 'dist', 'main.js');
+  const path = resolve(process.cwd(), process.env.TEST_APP_MAIN ?? join('dist', 'main.js'));
   if (!existsSync(path)) {
     throw new Error(
       `${path} is missing: build the app first (npm run build, or npx tsc -p tsconfig.build.json), ` +
@@ -40,9 +43,10 @@ export class AppProcess {
   private constructor(
     readonly env: Record<string, string>,
     readonly port: number | undefined,
+    nodeArgs: readonly string[] = [],
   ) {
     this.workDir = mkdtempSync(join(tmpdir(), 'task-status-app-'));
-    this.child = spawn(process.execPath, [builtAppPath()], {
+    this.child = spawn(process.execPath, [...nodeArgs, builtAppPath()], {
       cwd: this.workDir,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,23 +71,30 @@ export class AppProcess {
   }
 
   /** Starts the app with exactly this environment, without waiting for anything. */
-  static spawn(env: Record<string, string>): AppProcess {
+  static spawn(
+    env: Record<string, string>,
+    { nodeArgs = [] }: { nodeArgs?: readonly string[] } = {},
+  ): AppProcess {
     const port = env.PORT !== undefined ? Number(env.PORT) : undefined;
-    return new AppProcess(env, Number.isInteger(port) ? port : undefined);
+    return new AppProcess(env, Number.isInteger(port) ? port : undefined, nodeArgs);
   }
 
   /**
    * Starts the app on a free loopback port and waits until `readyPath` answers 200 (by default
    * readiness; `/health/live` when Redis is meant to be away). Retries on another port if the
-   * chosen one was taken in between.
+   * chosen one was taken in between. `nodeArgs` go to node before the script (`--expose-gc`).
    */
   static async startServing(
     env: Record<string, string>,
     readyPath = '/health/ready',
+    { nodeArgs = [] }: { nodeArgs?: readonly string[] } = {},
   ): Promise<AppProcess> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const app = AppProcess.spawn({ ...env, PORT: String(await freePort()), HOST: '127.0.0.1' });
+      const app = AppProcess.spawn(
+        { ...env, PORT: String(await freePort()), HOST: '127.0.0.1' },
+        { nodeArgs },
+      );
       try {
         await app.waitUntilServing(readyPath);
         return app;

@@ -32,6 +32,8 @@ export interface GatewayStats {
   frames_delivered: number;
   connections_refused: Record<string, number>;
   heartbeat_terminations: number;
+  rate_limited: { messages: number; closed_connections: number };
+  slow_consumers: { detected: number; frames_coalesced: number; closed: number };
   limits: Record<string, number>;
 }
 

@@ -30,12 +30,15 @@ export async function startTestApp(
     waitForRedis = true,
     configure = (builder) => builder,
     port: requestedPort = 0,
+    beforeListen = () => undefined,
   }: {
     waitForRedis?: boolean;
     /** A port chosen beforehand (e.g. with freePort()), for a URL known before the app starts. */
     port?: number;
     /** Overrides providers, e.g. to put a test double in front of one. */
     configure?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+    /** Runs on the configured application before it listens, e.g. setupApiDocs. */
+    beforeListen?: (app: INestApplication) => void;
   } = {},
 ): Promise<TestApp> {
   const moduleRef = await configure(
@@ -46,6 +49,7 @@ export async function startTestApp(
   ).compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
   configureApplication(app, options.allowedOrigins ?? []);
+  beforeListen(app);
   await app.listen(requestedPort, '127.0.0.1');
   const server = app.getHttpServer() as Server;
   const { port } = server.address() as AddressInfo;

@@ -1,0 +1,311 @@
+import type { ScenarioId } from './bench-options.js';
+import type { CellRecord, RunRecord } from './run-record.js';
+import type { TargetName } from './target-process.js';
+
+export interface MetricSpec {
+  key: string;
+  label: string;
+  better?: 'higher' | 'lower';
+  /** The title of its panel in the chart; metrics without one are not charted. */
+  chart?: string;
+}
+
+/** The figures shown per scenario, in order; the first of each is its headline. */
+export const METRICS: Record<ScenarioId, MetricSpec[]> = {
+  S1: [
+    {
+      key: 'rssPerConnectionKiB',
+      label: 'RSS per idle connection (KiB)',
+      better: 'lower',
+      chart: 'S1 RSS per idle connection (KiB)',
+    },
+    {
+      key: 'connectPerSec',
+      label: 'connect + subscribe rate (connections/s)',
+      better: 'higher',
+      chart: 'S1 connections opened/s',
+    },
+    { key: 'rssAfterMiB', label: 'RSS with every connection open (MiB)', better: 'lower' },
+    { key: 'serverCpuPerConnectionUs', label: 'target CPU per connection (µs)', better: 'lower' },
+  ],
+  S2: [
+    {
+      key: 'deliveredPerSec',
+      label: 'frames delivered/s',
+      better: 'higher',
+      chart: 'S2 frames delivered/s',
+    },
+    {
+      key: 'serverCpuMsPer1kFrames',
+      label: 'target CPU per 1,000 frames (ms)',
+      better: 'lower',
+      chart: 'S2 CPU ms per 1,000 frames',
+    },
+    { key: 'serverCpuCores', label: 'target CPU (cores)' },
+    { key: 'updatesPerSec', label: 'updates published/s' },
+    { key: 'latencyP50Ms', label: 'latency p50 (ms)' },
+    { key: 'latencyP99Ms', label: 'latency p99 (ms)' },
+  ],
+  S3: [
+    {
+      key: 'latencyP99Ms',
+      label: 'latency p99 (ms)',
+      better: 'lower',
+      chart: 'S3 latency p99 (ms)',
+    },
+    {
+      key: 'latencyP50Ms',
+      label: 'latency p50 (ms)',
+      better: 'lower',
+      chart: 'S3 latency p50 (ms)',
+    },
+    { key: 'latencyMaxMs', label: 'latency max (ms)', better: 'lower' },
+    { key: 'deliveredPerSec', label: 'frames delivered/s' },
+    { key: 'serverCpuCores', label: 'target CPU (cores)', better: 'lower' },
+  ],
+  S4: [
+    {
+      key: 'deliveredPerSec',
+      label: 'frames delivered/s (first publish to last frame)',
+      better: 'higher',
+      chart: 'S4 frames delivered/s',
+    },
+    {
+      key: 'peakRssMiB',
+      label: 'target peak RSS (MiB)',
+      better: 'lower',
+      chart: 'S4 peak RSS (MiB)',
+    },
+    { key: 'deliveredPerSecWhilePublishing', label: 'frames delivered/s while publishing' },
+    { key: 'offeredPerSec', label: 'frames offered/s' },
+    { key: 'drainSeconds', label: 'drain after publishing (s)' },
+    { key: 'latencyP99Ms', label: 'latency p99 (ms)' },
+  ],
+  S5: [
+    {
+      key: 'cpuPerUpdateUs',
+      label: 'target CPU per irrelevant update (µs)',
+      better: 'lower',
+      chart: 'S5 CPU µs per irrelevant update',
+    },
+    { key: 'cpuPerUpdateOverJsonParse', label: '… ÷ one JSON.parse of it', better: 'lower' },
+    { key: 'serverCpuCores', label: 'target CPU (cores)', better: 'lower' },
+    { key: 'updatesPerSec', label: 'updates published/s' },
+  ],
+};
+
+export const SCENARIO_TITLES: Record<ScenarioId, string> = {
+  S1: 'S1 idle connections',
+  S2: 'S2 fan-out',
+  S3: 'S3 latency',
+  S4: 'S4 hot task (overload)',
+  S5: 'S5 irrelevant traffic',
+};
+
+export function formatNumber(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return '–';
+  const abs = Math.abs(value);
+  if (abs >= 100) return Math.round(value).toLocaleString('en-US');
+  if (abs >= 10) return value.toFixed(1);
+  if (abs >= 1) return value.toFixed(2);
+  return value.toPrecision(2);
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) {
+    return undefined;
+  }
+  return a / b;
+}
+
+function formatRatio(value: number | undefined): string {
+  return value === undefined ? '–' : `${value.toFixed(2)}×`;
+}
+
+function cellOf(run: RunRecord, scenario: ScenarioId, target: TargetName): CellRecord | undefined {
+  return run.cells.find((cell) => cell.scenario === scenario && cell.target === target);
+}
+
+function deliveryText(cell: CellRecord | undefined): string {
+  if (!cell) return '–';
+  const delivery = cell.runs.map((run) => run.delivery).filter((d) => d !== undefined);
+  if (delivery.length === 0) return '–';
+  const delivered = delivery.reduce((sum, d) => sum + d.delivered, 0);
+  const expected = delivery.reduce((sum, d) => sum + d.expected, 0);
+  const undrained = delivery.some((d) => !d.drained);
+  if (expected === 0)
+    return delivered === 0 ? 'none expected, none received' : `${delivered} unexpected`;
+  const skipped = delivery.reduce((sum, d) => sum + (d.skipped ?? 0), 0);
+  const verdict = undrained
+    ? 'not drained'
+    : cell.lost > 0
+      ? `${cell.lost} lost`
+      : skipped > 0
+        ? `${skipped.toLocaleString('en-US')} coalesced, every connection ended on the last update`
+        : 'none lost';
+  return `${delivered.toLocaleString('en-US')} / ${expected.toLocaleString('en-US')}, ${verdict}`;
+}
+
+function scenarioTable(run: RunRecord, scenario: ScenarioId): string {
+  const targets = run.targets.map((target) => target.name);
+  const withBaseline = targets.includes('bare-relay');
+  const others = targets.filter((name) => name !== 'bare-relay');
+  const header = [
+    'metric',
+    ...targets,
+    ...(withBaseline ? others.map((name) => `${name} ÷ bare-relay`) : []),
+  ];
+  const rows = METRICS[scenario].map((metric) => {
+    const values = targets.map((name) => cellOf(run, scenario, name)?.median[metric.key]);
+    const baseline = cellOf(run, scenario, 'bare-relay')?.median[metric.key];
+    const arrow = metric.better === 'higher' ? ' ↑' : metric.better === 'lower' ? ' ↓' : '';
+    return [
+      `${metric.label}${arrow}`,
+      ...values.map((value) => formatNumber(value)),
+      ...(withBaseline
+        ? others.map((name) =>
+            formatRatio(ratio(cellOf(run, scenario, name)?.median[metric.key], baseline)),
+          )
+        : []),
+    ];
+  });
+  rows.push([
+    'frames delivered / expected (all repetitions)',
+    ...targets.map((name) => deliveryText(cellOf(run, scenario, name))),
+    ...(withBaseline ? others.map(() => '') : []),
+  ]);
+  rows.push([
+    'load generator saturated (its share of the client CPUs; their total use)',
+    ...targets.map((name) => {
+      const cell = cellOf(run, scenario, name);
+      if (!cell) return '–';
+      const share = Math.max(...cell.runs.map((r) => r.loadGenerator.share));
+      const busy = Math.max(...cell.runs.map((r) => r.loadGenerator.clientCpusBusy));
+      const verdict = cell.loadGeneratorSaturated ? '**yes**' : 'no';
+      return `${verdict} (own ${Math.round(share * 100)} %, CPU ${Math.round(busy * 100)} % busy)`;
+    }),
+    ...(withBaseline ? others.map(() => '') : []),
+  ]);
+  rows.push([
+    "other processes' load on the target's CPU (cores)",
+    ...targets.map((name) => {
+      const cell = cellOf(run, scenario, name);
+      return cell
+        ? formatNumber(Math.max(...cell.runs.map((r) => r.loadGenerator.othersOnTargetCpus)))
+        : '–';
+    }),
+    ...(withBaseline ? others.map(() => '') : []),
+  ]);
+  return markdownTable(header, rows);
+}
+
+export function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+interface Goal {
+  goal: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+/** The gateway against the goals of issue 5, from this run's medians. */
+export function goals(run: RunRecord): Goal[] {
+  const value = (scenario: ScenarioId, target: TargetName, key: string): number | undefined =>
+    cellOf(run, scenario, target)?.median[key];
+  const versus = (
+    scenario: ScenarioId,
+    key: string,
+    other: TargetName,
+    limit: number,
+    atMost: boolean,
+    goal: string,
+  ): Goal => {
+    const r = ratio(value(scenario, 'gateway', key), value(scenario, other, key));
+    return {
+      goal,
+      measured: r === undefined ? 'not measured' : formatRatio(r),
+      met: r === undefined ? undefined : atMost ? r <= limit : r >= limit,
+    };
+  };
+  const result: Goal[] = [
+    versus(
+      'S1',
+      'rssPerConnectionKiB',
+      'bare-relay',
+      1.2,
+      true,
+      'S1 RSS per idle connection ≤ 1.2× bare-relay',
+    ),
+    versus('S2', 'deliveredPerSec', 'bare-relay', 0.95, false, 'S2 delivered/s ≥ 0.95× bare-relay'),
+    versus('S2', 'deliveredPerSec', 'socketio', 2, false, 'S2 delivered/s ≥ 2× socketio'),
+    versus(
+      'S2',
+      'serverCpuMsPer1kFrames',
+      'bare-relay',
+      1.1,
+      true,
+      'S2 CPU per 1,000 frames ≤ 1.1× bare-relay',
+    ),
+    versus('S3', 'latencyP99Ms', 'bare-relay', 1.25, true, 'S3 p99 latency ≤ 1.25× bare-relay'),
+    {
+      goal: 'S4 delivered/s ≥ 1.1× nchan',
+      measured: `nchan not measured; ${formatRatio(ratio(value('S4', 'gateway', 'deliveredPerSec'), value('S4', 'bare-relay', 'deliveredPerSec')))} bare-relay`,
+      met: undefined,
+    },
+  ];
+  const peak = value('S4', 'gateway', 'peakRssMiB');
+  result.push({
+    goal: 'S4 gateway RSS < 300 MiB throughout',
+    measured: peak === undefined ? 'not measured' : `${formatNumber(peak)} MiB peak`,
+    met: peak === undefined ? undefined : peak < 300,
+  });
+  const s5 = value('S5', 'gateway', 'cpuPerUpdateOverJsonParse');
+  result.push({
+    goal: 'S5 CPU per irrelevant update ≤ 0.5× one JSON.parse',
+    measured: s5 === undefined ? 'not measured' : formatRatio(s5),
+    met: s5 === undefined ? undefined : s5 <= 0.5,
+  });
+  const gatewayCells = run.cells.filter((cell) => cell.target === 'gateway');
+  const lossless = gatewayCells.every((cell) => cell.complete);
+  result.push({
+    goal: 'nothing lost, every check passed (gateway)',
+    measured: lossless
+      ? 'yes'
+      : gatewayCells
+          .flatMap((cell) => cell.problems.map((p) => `${cell.scenario}: ${p}`))
+          .join('; '),
+    met: gatewayCells.length === 0 ? undefined : lossless,
+  });
+  return result;
+}
+
+/** The markdown report of one run: tables per scenario and the goals. */
+export function renderMarkdown(run: RunRecord, chartFile: string | undefined): string {
+  const parts: string[] = [];
+  if (chartFile) parts.push(`![Benchmark results, medians per target](${chartFile})`);
+  for (const scenario of Object.keys(METRICS) as ScenarioId[]) {
+    if (!run.cells.some((cell) => cell.scenario === scenario)) continue;
+    parts.push(`#### ${SCENARIO_TITLES[scenario]}\n\n${scenarioTable(run, scenario)}`);
+  }
+  const goalRows = goals(run).map((g) => [
+    g.goal,
+    g.measured,
+    g.met === undefined ? 'n/a' : g.met ? 'met' : '**not met**',
+  ]);
+  parts.push(
+    `#### The gateway against the goals of issue 5\n\n${markdownTable(['goal', 'measured', ''], goalRows)}`,
+  );
+  const problems = run.cells.flatMap((cell) =>
+    cell.problems.map((problem) => `- ${cell.scenario} ${cell.target}: ${problem}`),
+  );
+  const notes = run.cells.flatMap((cell) =>
+    [...new Set(cell.runs.flatMap((r) => r.notes))].map(
+      (note) => `- ${cell.scenario} ${cell.target}: ${note}`,
+    ),
+  );
+  if (problems.length > 0) parts.push(`#### Problems\n\n${problems.join('\n')}`);
+  if (notes.length > 0) parts.push(`#### Notes\n\n${notes.join('\n')}`);
+  return parts.join('\n\n');
+}

@@ -1,0 +1,303 @@
+/**
+ * The benchmark of issue 5: `npm run bench` (full) or `npm run bench -- --smoke`.
+ * Starts a dedicated redis-server, then each target in turn, and runs scenarios S1..S5 against
+ * it with the lean load generator; writes bench/results/<timestamp>.{json,md,svg} and, for a
+ * full run, the results section of docs/benchmarks.md. `--help` lists every option.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { helpText, parseBenchOptions, type BenchOptions } from './bench-options.js';
+import { pinnedCommand, pinSelf, resolvePinning, type CpuPinning } from './cpu-pinning.js';
+import { checkFileLimit } from './file-limit.js';
+import { LoadWorkerPool } from './load-worker-pool.js';
+import { loadAverage, machineInfo } from './machine-info.js';
+import { cpuList, cpuTimes } from './proc-stats.js';
+import { ProcessRegistry } from './process-registry.js';
+import { RedisServerProcess } from './redis-server-process.js';
+import { renderChartSvg } from './report-chart.js';
+import { describeRun, writeDocs } from './report-docs.js';
+import { formatNumber, METRICS, renderMarkdown } from './report-markdown.js';
+import { cellRecord, median, type CellRecord, type RunRecord } from './run-record.js';
+import { SCENARIOS, type ScenarioMeasurement } from './scenarios.js';
+import { targetDefinition, TargetProcess } from './target-process.js';
+import { UpdateMessages } from './update-message.js';
+
+const PARSE_BASELINE = fileURLToPath(new URL('./json-parse-baseline.js', import.meta.url));
+
+function log(message: string): void {
+  process.stdout.write(`${message}\n`);
+}
+
+function maxConnections(options: BenchOptions): number {
+  const s = options.sizes;
+  return Math.max(
+    s['s1-connections'],
+    s['s2-tasks'] * s['s2-subscribers'],
+    s['s3-connections'],
+    s['s4-subscribers'],
+    s['s5-watchers'],
+  );
+}
+
+/** One JSON.parse of an update, in ns, measured in a child pinned like the targets. */
+function measureJsonParse(
+  options: BenchOptions,
+  pinning: CpuPinning,
+): Promise<{ nsPerParse: number; messageBytes: number }> {
+  const [command, args] = pinnedCommand(
+    process.execPath,
+    [
+      PARSE_BASELINE,
+      String(options.sizes['payload-bytes']),
+      String(options.sizes['parse-baseline-ms']),
+    ],
+    pinning.server,
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) reject(new Error(`json-parse-baseline exited ${code}`));
+      else resolve(JSON.parse(out) as { nsPerParse: number; messageBytes: number });
+    });
+  });
+}
+
+function failedMeasurement(error: unknown): ScenarioMeasurement {
+  return {
+    metrics: {},
+    loadGenerator: {
+      workers: 0,
+      coordinator: 0,
+      redis: 0,
+      share: 0,
+      workerMicrosPerFrame: 0,
+      clientCpusBusy: 0,
+      othersOnTargetCpus: 0,
+      saturated: false,
+    },
+    problems: [`the scenario failed: ${error instanceof Error ? error.message : String(error)}`],
+    notes: [],
+  };
+}
+
+function summary(scenario: keyof typeof METRICS, measurement: ScenarioMeasurement): string {
+  const figures = METRICS[scenario]
+    .filter((metric) => metric.better !== undefined)
+    .map((metric) => `${metric.key}=${formatNumber(measurement.metrics[metric.key])}`);
+  const d = measurement.delivery;
+  if (d && d.expected > 0) figures.push(`delivered ${d.delivered}/${d.expected}`);
+  const usage = measurement.loadGenerator;
+  figures.push(
+    `loadgen ${Math.round(usage.share * 100)} %, ${formatNumber(usage.workerMicrosPerFrame)} µs/frame ` +
+      `(client CPUs ${Math.round(usage.clientCpusBusy * 100)} % busy; ` +
+      `others on the target CPU ${formatNumber(usage.othersOnTargetCpus)} cores)`,
+  );
+  if (measurement.loadGenerator.saturated) figures.push('LOADGEN SATURATED');
+  for (const problem of measurement.problems) figures.push(`PROBLEM: ${problem}`);
+  return figures.join(' ');
+}
+
+function checkPrerequisites(options: BenchOptions): void {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('redis-server is not installed (sudo apt-get install -y redis-server)');
+  }
+  if (options.targets.includes('gateway') && !existsSync(options.gatewayMain)) {
+    throw new Error(
+      `${options.gatewayMain} is missing: build the gateway first (npm run build), ` +
+        'or point --gateway at a build',
+    );
+  }
+}
+
+function nchanNote(): { target: string; reason: string } {
+  const installed = existsSync('/usr/lib/nginx/modules/ngx_nchan_module.so');
+  return {
+    target: 'nchan',
+    reason: installed
+      ? 'libnginx-mod-nchan is installed, but the bench has no nchan target yet'
+      : 'libnginx-mod-nchan is not installed here, and the bench has no nchan target yet',
+  };
+}
+
+async function run(options: BenchOptions): Promise<number> {
+  checkPrerequisites(options);
+  const registry = new ProcessRegistry();
+  registry.installExitHandlers();
+  const pinning = resolvePinning(options.pin, options.serverCpus, options.clientCpus);
+  pinSelf(pinning.client);
+  const startedAt = new Date();
+  const loadAtStart = loadAverage();
+  log(
+    `bench (${options.label}): targets ${options.targets.join(', ')}; scenarios ${options.scenarios.join(', ')}; ${options.sizes.reps} repetition(s)`,
+  );
+  log(`CPU pinning: ${pinning.note}; load average ${loadAtStart.join(', ')}`);
+
+  const redis = await RedisServerProcess.start(registry, pinning.client);
+  const control = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  control.on('error', () => undefined);
+  await control.connect();
+  const pool = LoadWorkerPool.start(options.sizes.workers, registry);
+  const messages = new UpdateMessages(options.sizes['payload-bytes']);
+  const connectionsNeeded = maxConnections(options);
+  const measurements = new Map<string, ScenarioMeasurement[]>();
+  const parseRuns: number[] = [];
+  const allCpus = [...cpuTimes().keys()];
+  let messageBytes = 0;
+
+  try {
+    for (let rep = 1; rep <= options.sizes.reps; rep += 1) {
+      const parse = await measureJsonParse(options, pinning);
+      parseRuns.push(parse.nsPerParse);
+      messageBytes = parse.messageBytes;
+      log(
+        `[rep ${rep}] one JSON.parse of a ${parse.messageBytes}-byte update: ${(parse.nsPerParse / 1000).toFixed(2)} µs`,
+      );
+      for (const name of options.targets) {
+        const definition = targetDefinition(name, options.gatewayMain, connectionsNeeded);
+        let target: TargetProcess | undefined;
+        for (const scenario of options.scenarios) {
+          if (!target || options.restartPerScenario || !target.running) {
+            await target?.stop(control, options.channel);
+            target = await TargetProcess.start(definition, {
+              redisUrl: redis.url,
+              channel: options.channel,
+              control,
+              cpus: pinning.server,
+              registry,
+            });
+          }
+          let measurement: ScenarioMeasurement;
+          try {
+            measurement = await SCENARIOS[scenario].run({
+              options,
+              target,
+              pool,
+              redis,
+              runId: `r${rep}-${scenario}`,
+              clientCpus: pinning.client ? cpuList(pinning.client) : allCpus,
+              serverCpus: pinning.server ? cpuList(pinning.server) : undefined,
+              messages,
+              jsonParseNs: parse.nsPerParse,
+            });
+          } catch (error) {
+            measurement = failedMeasurement(error);
+          } finally {
+            await pool.closeAll();
+          }
+          if (!target.running) {
+            measurement.problems.push(
+              `the target exited; its last output:\n${target.recentOutput.slice(-2000)}`,
+            );
+          }
+          const key = `${scenario}/${name}`;
+          measurements.set(key, [...(measurements.get(key) ?? []), measurement]);
+          log(
+            `[rep ${rep}] ${SCENARIOS[scenario].title} · ${name}: ${summary(scenario, measurement)}`,
+          );
+        }
+        await target?.stop(control, options.channel);
+      }
+    }
+  } finally {
+    await pool.stop();
+    control.disconnect();
+    await redis.stop();
+    registry.killAll();
+  }
+
+  const cells: CellRecord[] = [];
+  for (const scenario of options.scenarios) {
+    for (const name of options.targets) {
+      cells.push(cellRecord(scenario, name, measurements.get(`${scenario}/${name}`) ?? []));
+    }
+  }
+  const record: RunRecord = {
+    schema: 'task-status-gateway-bench/1',
+    label: options.label,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: machineInfo(),
+    loadAverage: { start: loadAtStart, end: loadAverage() },
+    pinning,
+    sizes: options.sizes,
+    targets: options.targets.map((name) => ({
+      name,
+      description: targetDefinition(
+        name,
+        relative(process.cwd(), options.gatewayMain),
+        connectionsNeeded,
+      ).description,
+    })),
+    skipped: [nchanNote()],
+    restartPerScenario: options.restartPerScenario,
+    jsonParse: { nsPerParse: parseRuns, medianNsPerParse: median(parseRuns), messageBytes },
+    cells,
+  };
+
+  await writeReports(record, options, startedAt);
+  const problems = cells.reduce((sum, cell) => sum + cell.problems.length, 0);
+  if (problems > 0) log(`${problems} problem(s); see the Problems section above`);
+  return 0;
+}
+
+/** bench/results/<stamp>.{json,md,svg}, the table on stdout, and the docs when asked. */
+async function writeReports(
+  record: RunRecord,
+  options: BenchOptions,
+  startedAt: Date,
+): Promise<void> {
+  mkdirSync(options.resultsDir, { recursive: true });
+  const stamp = startedAt
+    .toISOString()
+    .replaceAll(':', '-')
+    .replace(/\.\d+Z$/, 'Z');
+  const base = join(options.resultsDir, `${stamp}${record.label === 'smoke' ? '-smoke' : ''}`);
+  const svg = await renderChartSvg(record);
+  writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
+  writeFileSync(`${base}.svg`, svg);
+  const report = [
+    `# Benchmark run ${stamp}`,
+    describeRun(record, `${basename(base)}.json`),
+    renderMarkdown(record, `${basename(base)}.svg`),
+  ].join('\n\n');
+  writeFileSync(`${base}.md`, `${report}\n`);
+  log(`\n${renderMarkdown(record, undefined)}\n`);
+  log(`wrote ${relative(process.cwd(), base)}.{json,md,svg}`);
+  if (options.writeDocs) {
+    writeDocs(record, options.docsPath, options.chartPath, svg, `${base}.json`);
+    log(
+      `updated ${relative(process.cwd(), options.docsPath)} and ${relative(process.cwd(), options.chartPath)}`,
+    );
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseBenchOptions(process.argv.slice(2), process.env);
+  if (options === 'help') {
+    log(helpText());
+    return 0;
+  }
+  if (options.fromResults !== undefined) {
+    const record = JSON.parse(readFileSync(options.fromResults, 'utf8')) as RunRecord;
+    await writeReports(record, options, new Date(record.startedAt));
+    return 0;
+  }
+  checkFileLimit(maxConnections(options) + 1_000);
+  return run(options);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,547 @@
+import type { BenchOptions, ScenarioId } from './bench-options.js';
+import { monotonicMicros, sleep } from './clock.js';
+import type { LatencyHistogram } from './latency-histogram.js';
+import type { LoadWorkerPool, PoolSnapshot } from './load-worker-pool.js';
+import { busyCores, cpuTimes, processCpuSeconds } from './proc-stats.js';
+import type { RedisServerProcess } from './redis-server-process.js';
+import { RespPublisher } from './resp-publisher.js';
+import type { TargetProcess } from './target-process.js';
+import type { UpdateMessages } from './update-message.js';
+
+export interface ScenarioContext {
+  options: BenchOptions;
+  target: TargetProcess;
+  pool: LoadWorkerPool;
+  redis: RedisServerProcess;
+  /** Prefix of every task id of this scenario run, so that no run sees another's updates. */
+  runId: string;
+  /** CPUs the load generator, the publisher and Redis share (all of them when not pinned). */
+  clientCpus: number[];
+  /** The CPUs the target is pinned to, if it is. */
+  serverCpus: number[] | undefined;
+  messages: UpdateMessages;
+  /** This repetition's cost of one JSON.parse of an update, ns (S5's yardstick). */
+  jsonParseNs: number;
+}
+
+/** Every update counted at the receiving end. */
+export interface DeliveryCheck {
+  expected: number;
+  delivered: number;
+  lost: number;
+  /**
+   * Intermediate updates never received while every connection still ended on its task's last
+   * update: coalesced by the target under backpressure (by design), not lost.
+   */
+  skipped: number;
+  extra: number;
+  outOfOrder: number;
+  /** Connections whose last update was not the last one published for their task. */
+  incomplete: number;
+  unexpectedCloses: number;
+  protocolErrors: number;
+  /** All expected frames arrived before the drain timeout (or delivery stalled). */
+  drained: boolean;
+}
+
+/** CPU of the processes on the client CPUs during a scenario's measured window. */
+export interface LoadGeneratorUsage {
+  /** Cores busy, each process. */
+  workers: number;
+  coordinator: number;
+  redis: number;
+  /** Fraction of the client CPUs the load generator, publisher and Redis kept busy. */
+  share: number;
+  /** CPU the load workers spent per frame received, µs (reads, parsing, counting). */
+  workerMicrosPerFrame: number;
+  /** Fraction of the client CPUs busy, whoever used them (other processes of the machine too). */
+  clientCpusBusy: number;
+  /** Cores' worth of CPU time on the target's CPUs not used by the target: other processes, interrupts. */
+  othersOnTargetCpus: number;
+  /**
+   * The load generator was near its limit, or its CPUs were full: the figures may show the
+   * client side's speed rather than the target's.
+   */
+  saturated: boolean;
+}
+
+export interface ScenarioMeasurement {
+  metrics: Record<string, number>;
+  delivery?: DeliveryCheck;
+  loadGenerator: LoadGeneratorUsage;
+  problems: string[];
+  notes: string[];
+}
+
+const SATURATION = 0.9;
+const CLIENT_CPUS_FULL = 0.95;
+const PROGRESS_INTERVAL_MS = 10;
+const PUBLISH_TICK_MS = 5;
+
+/** The updates of a set of tasks, round-robin, each task numbering its own from 1. */
+class TaskSequencer {
+  private readonly seq: Uint32Array;
+  private cursor = 0;
+
+  constructor(
+    readonly taskIds: string[],
+    private readonly messages: UpdateMessages,
+  ) {
+    this.seq = new Uint32Array(taskIds.length);
+  }
+
+  next(now: number): string {
+    const index = this.cursor;
+    this.cursor = index + 1 === this.taskIds.length ? 0 : index + 1;
+    this.seq[index] += 1;
+    return this.messages.build(this.taskIds[index], this.seq[index], now);
+  }
+
+  /** Updates published per task, which is also the last `seq` of each. */
+  expected(): Record<string, number> {
+    const expected: Record<string, number> = {};
+    this.taskIds.forEach((taskId, index) => (expected[taskId] = this.seq[index]));
+    return expected;
+  }
+}
+
+interface WindowUsage {
+  seconds: number;
+  frames: number;
+  serverCpu: number;
+  published: number;
+  loadGenerator: LoadGeneratorUsage;
+}
+
+/** CPU and frame counters at the start of a measured window, subtracted at its end. */
+class UsageWindow {
+  private constructor(
+    private readonly ctx: ScenarioContext,
+    private readonly publisher: RespPublisher | undefined,
+    private readonly startedAt: number,
+    private readonly pool: PoolSnapshot,
+    private readonly coordinator: NodeJS.CpuUsage,
+    private readonly server: number,
+    private readonly redis: number,
+    private readonly published: number,
+    private readonly cpus: ReturnType<typeof cpuTimes>,
+  ) {}
+
+  static async open(ctx: ScenarioContext, publisher?: RespPublisher): Promise<UsageWindow> {
+    const pool = await ctx.pool.snapshot();
+    return new UsageWindow(
+      ctx,
+      publisher,
+      monotonicMicros(),
+      pool,
+      process.cpuUsage(),
+      ctx.target.cpuSeconds(),
+      processCpuSeconds(ctx.redis.pid),
+      publisher?.published ?? 0,
+      cpuTimes(),
+    );
+  }
+
+  async close(): Promise<WindowUsage> {
+    const pool = await this.ctx.pool.snapshot();
+    const seconds = (monotonicMicros() - this.startedAt) / 1e6;
+    const coordinatorCpu = process.cpuUsage(this.coordinator);
+    const workers = (pool.cpuMicros - this.pool.cpuMicros) / 1e6 / seconds;
+    const coordinator = (coordinatorCpu.user + coordinatorCpu.system) / 1e6 / seconds;
+    const redis = (processCpuSeconds(this.ctx.redis.pid) - this.redis) / seconds;
+    const { clientCpus, serverCpus } = this.ctx;
+    const share = (workers + coordinator + redis) / clientCpus.length;
+    const perWorker = workers / this.ctx.pool.size;
+    const cpus = cpuTimes();
+    const clientCpusBusy = busyCores(this.cpus, cpus, clientCpus) / clientCpus.length;
+    const serverCpu = this.ctx.target.cpuSeconds() - this.server;
+    const othersOnTargetCpus = serverCpus
+      ? Math.max(0, busyCores(this.cpus, cpus, serverCpus) - serverCpu / seconds)
+      : Number.NaN;
+    return {
+      seconds,
+      frames: pool.frames - this.pool.frames,
+      serverCpu,
+      published: (this.publisher?.published ?? 0) - this.published,
+      loadGenerator: {
+        workers,
+        coordinator,
+        redis,
+        share,
+        workerMicrosPerFrame:
+          pool.frames > this.pool.frames
+            ? (pool.cpuMicros - this.pool.cpuMicros) / (pool.frames - this.pool.frames)
+            : Number.NaN,
+        clientCpusBusy,
+        othersOnTargetCpus,
+        saturated:
+          share >= SATURATION || perWorker >= SATURATION || clientCpusBusy >= CLIENT_CPUS_FULL,
+      },
+    };
+  }
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, index) => index);
+}
+
+/** Opens one connection per entry of `taskIds`; returns how many opened, and in how long. */
+async function connect(
+  ctx: ScenarioContext,
+  taskIds: string[],
+  problems: string[],
+): Promise<{ opened: number; seconds: number }> {
+  const { sizes } = ctx.options;
+  const started = monotonicMicros();
+  const result = await ctx.pool.connect(
+    '127.0.0.1',
+    ctx.target.port,
+    ctx.target.definition.dialect,
+    taskIds,
+    sizes['connect-concurrency'],
+    Math.max(30_000, taskIds.length * 10),
+  );
+  if (result.failed > 0) {
+    problems.push(
+      `${result.failed} of ${taskIds.length} connections failed (first: ${result.firstError ?? '?'})`,
+    );
+  }
+  return { opened: result.opened, seconds: (monotonicMicros() - started) / 1e6 };
+}
+
+/** Publishes `next()` at `rate` per second from a timer until stopped. */
+function publishAtRate(
+  publisher: RespPublisher,
+  rate: number,
+  next: (now: number) => string,
+): { stop: () => void; startedAt: number } {
+  const startedAt = monotonicMicros();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const now = monotonicMicros();
+    const due = Math.floor(((now - startedAt) * rate) / 1e6);
+    while (sent < due) {
+      publisher.publish(next(now));
+      sent += 1;
+    }
+    publisher.flush();
+  }, PUBLISH_TICK_MS);
+  return { stop: () => clearInterval(timer), startedAt };
+}
+
+/**
+ * Waits until the workers have received `expectedFrames`, the timeout passes, or nothing has
+ * arrived for `stallMs` (lost frames would otherwise hold every run for the whole timeout).
+ */
+async function waitForDelivery(
+  ctx: ScenarioContext,
+  expectedFrames: number,
+  stallMs = 5_000,
+): Promise<boolean> {
+  const deadline = Date.now() + ctx.options.sizes['drain-timeout-s'] * 1000;
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const frames = ctx.pool.framesReported;
+    if (frames >= expectedFrames) return true;
+    if (frames !== last) {
+      last = frames;
+      lastChange = Date.now();
+    }
+    if (Date.now() > deadline || Date.now() - lastChange > stallMs) return false;
+    await sleep(20);
+  }
+}
+
+async function verify(
+  ctx: ScenarioContext,
+  expected: Record<string, number>,
+  drained: boolean,
+  problems: string[],
+  overload = false,
+): Promise<{ check: DeliveryCheck; latency: LatencyHistogram }> {
+  const result = await ctx.pool.verify(expected);
+  // Under overload (S4) a target may coalesce by design: when every connection still ended on its
+  // task's last update, what is missing was skipped, not lost. Elsewhere a gap is a loss.
+  const finalStateReached = overload && result.incomplete === 0;
+  const check: DeliveryCheck = {
+    expected: result.expectedFrames,
+    delivered: result.frames,
+    lost: finalStateReached ? 0 : result.lost,
+    skipped: finalStateReached ? result.lost : 0,
+    extra: result.extra,
+    outOfOrder: result.outOfOrder,
+    incomplete: result.incomplete,
+    unexpectedCloses: result.unexpectedCloses,
+    protocolErrors: result.protocolErrors,
+    drained: drained || finalStateReached,
+  };
+  if (!check.drained) {
+    problems.push(
+      `not drained: ${check.expected - check.delivered} of ${check.expected} frames missing ` +
+        `when delivery stopped or ${ctx.options.sizes['drain-timeout-s']} s passed`,
+    );
+  } else if (check.lost > 0) {
+    problems.push(`${check.lost} frames lost`);
+  }
+  if (check.extra > 0) problems.push(`${check.extra} frames beyond those published`);
+  if (check.outOfOrder > 0) problems.push(`${check.outOfOrder} frames duplicated or out of order`);
+  if (check.unexpectedCloses > 0)
+    problems.push(`${check.unexpectedCloses} connections closed by the server`);
+  if (check.protocolErrors > 0) problems.push(`${check.protocolErrors} frames not understood`);
+  return { check, latency: result.latency };
+}
+
+function latencyMetrics(histogram: LatencyHistogram): Record<string, number> {
+  if (histogram.count === 0) return {};
+  return {
+    latencyP50Ms: histogram.quantile(0.5) / 1000,
+    latencyP99Ms: histogram.quantile(0.99) / 1000,
+    latencyMaxMs: histogram.max / 1000,
+  };
+}
+
+/** S1: N connections, each subscribed to a task of its own: connect rate and RSS per connection. */
+async function s1Idle(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
+  const { sizes } = ctx.options;
+  const problems: string[] = [];
+  const taskIds = range(sizes['s1-connections']).map((i) => `${ctx.runId}-t${i}`);
+  await sleep(sizes['settle-ms']);
+  const before = ctx.target.memory();
+  const window = await UsageWindow.open(ctx);
+  const { opened, seconds } = await connect(ctx, taskIds, problems);
+  const usage = await window.close();
+  await sleep(sizes['settle-ms']);
+  const after = ctx.target.memory();
+  const { check } = await verify(ctx, {}, true, problems);
+  return {
+    metrics: {
+      connections: opened,
+      connectPerSec: opened / seconds,
+      rssBeforeMiB: before.rss / 2 ** 20,
+      rssAfterMiB: after.rss / 2 ** 20,
+      rssPerConnectionKiB: (after.rss - before.rss) / opened / 1024,
+      serverCpuPerConnectionUs: (usage.serverCpu * 1e6) / opened,
+    },
+    delivery: check,
+    loadGenerator: usage.loadGenerator,
+    problems,
+    notes: [],
+  };
+}
+
+/** S2: tasks x subscribers, published in a closed loop as fast as the target delivers. */
+async function s2FanOut(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
+  const { sizes } = ctx.options;
+  const problems: string[] = [];
+  const subscribers = sizes['s2-subscribers'];
+  const tasks = new TaskSequencer(
+    range(sizes['s2-tasks']).map((i) => `${ctx.runId}-t${i}`),
+    ctx.messages,
+  );
+  const connections = range(sizes['s2-tasks'] * subscribers).map(
+    (i) => tasks.taskIds[i % tasks.taskIds.length],
+  );
+  await connect(ctx, connections, problems);
+  const publisher = await RespPublisher.connect(ctx.redis.port, ctx.options.channel);
+  await ctx.pool.setProgressInterval(PROGRESS_INTERVAL_MS);
+
+  // Closed loop: at most `s2-window` updates in flight (published, not yet received by all).
+  const windowFrames = sizes['s2-window'] * subscribers;
+  let publishing = true;
+  const topUp = (): void => {
+    if (!publishing) return;
+    const inFlight = publisher.published * subscribers - ctx.pool.framesReported;
+    let budget = Math.floor((windowFrames - inFlight) / subscribers);
+    if (budget <= 0) return;
+    const now = monotonicMicros();
+    while (budget > 0) {
+      publisher.publish(tasks.next(now));
+      budget -= 1;
+    }
+    publisher.flush();
+  };
+  ctx.pool.onProgress = topUp;
+  const ticker = setInterval(topUp, PUBLISH_TICK_MS);
+  topUp();
+  await sleep(sizes['warmup-s'] * 1000);
+  await ctx.pool.resetLatency();
+  const window = await UsageWindow.open(ctx, publisher);
+  await sleep(sizes['s2-duration-s'] * 1000);
+  const usage = await window.close();
+  publishing = false;
+  clearInterval(ticker);
+  ctx.pool.onProgress = undefined;
+
+  await publisher.settled(10_000);
+  const drained = await waitForDelivery(ctx, publisher.published * subscribers);
+  const { check, latency } = await verify(ctx, tasks.expected(), drained, problems);
+  publisher.close();
+  return {
+    metrics: {
+      deliveredPerSec: usage.frames / usage.seconds,
+      serverCpuMsPer1kFrames: (usage.serverCpu * 1000) / (usage.frames / 1000),
+      serverCpuCores: usage.serverCpu / usage.seconds,
+      updatesPerSec: usage.published / usage.seconds,
+      ...latencyMetrics(latency),
+    },
+    delivery: check,
+    loadGenerator: usage.loadGenerator,
+    problems,
+    notes: [],
+  };
+}
+
+/** S3: many connections, a steady publish rate: publish-to-receive latency. */
+async function s3Latency(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
+  const { sizes } = ctx.options;
+  const problems: string[] = [];
+  const tasks = new TaskSequencer(
+    range(sizes['s3-tasks']).map((i) => `${ctx.runId}-t${i}`),
+    ctx.messages,
+  );
+  const connections = range(sizes['s3-connections']).map(
+    (i) => tasks.taskIds[i % tasks.taskIds.length],
+  );
+  await connect(ctx, connections, problems);
+  const publisher = await RespPublisher.connect(ctx.redis.port, ctx.options.channel);
+  await ctx.pool.setProgressInterval(PROGRESS_INTERVAL_MS);
+
+  const publishing = publishAtRate(publisher, sizes['s3-rate'], (now) => tasks.next(now));
+  await sleep(sizes['warmup-s'] * 1000);
+  await ctx.pool.resetLatency();
+  const window = await UsageWindow.open(ctx, publisher);
+  await sleep(sizes['s3-duration-s'] * 1000);
+  const usage = await window.close();
+  publishing.stop();
+
+  await publisher.settled(10_000);
+  const expected = tasks.expected();
+  const expectedFrames = connections.reduce((sum, taskId) => sum + expected[taskId], 0);
+  const drained = await waitForDelivery(ctx, expectedFrames);
+  const { check, latency } = await verify(ctx, tasks.expected(), drained, problems);
+  publisher.close();
+  return {
+    metrics: {
+      ...latencyMetrics(latency),
+      deliveredPerSec: usage.frames / usage.seconds,
+      updatesPerSec: usage.published / usage.seconds,
+      serverCpuCores: usage.serverCpu / usage.seconds,
+    },
+    delivery: check,
+    loadGenerator: usage.loadGenerator,
+    problems,
+    notes: [],
+  };
+}
+
+/** S4: one task with many subscribers, offered more than any target delivers: overload. */
+async function s4HotTask(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
+  const { sizes } = ctx.options;
+  const problems: string[] = [];
+  const subscribers = sizes['s4-subscribers'];
+  const tasks = new TaskSequencer([`${ctx.runId}-hot`], ctx.messages);
+  await connect(
+    ctx,
+    range(subscribers).map(() => tasks.taskIds[0]),
+    problems,
+  );
+  const publisher = await RespPublisher.connect(ctx.redis.port, ctx.options.channel);
+  await ctx.pool.setProgressInterval(PROGRESS_INTERVAL_MS);
+
+  let peakRss = ctx.target.memory().rss;
+  const sampler = setInterval(() => {
+    if (ctx.target.running) peakRss = Math.max(peakRss, ctx.target.memory().rss);
+  }, 100);
+  const window = await UsageWindow.open(ctx, publisher);
+  const publishing = publishAtRate(publisher, sizes['s4-rate'], (now) => tasks.next(now));
+  await sleep(sizes['s4-duration-s'] * 1000);
+  publishing.stop();
+  const usage = await window.close();
+
+  await publisher.settled(10_000);
+  const drainStarted = monotonicMicros();
+  const drained = await waitForDelivery(ctx, publisher.published * subscribers);
+  clearInterval(sampler);
+  const snapshot = await ctx.pool.snapshot();
+  const memory = ctx.target.running ? ctx.target.memory() : undefined;
+  const { check, latency } = await verify(ctx, tasks.expected(), drained, problems, true);
+  publisher.close();
+  const lastFrameSeconds = (snapshot.lastFrameAtMicros - publishing.startedAt) / 1e6;
+  return {
+    metrics: {
+      deliveredPerSec: snapshot.frames / lastFrameSeconds,
+      deliveredPerSecWhilePublishing: usage.frames / usage.seconds,
+      offeredPerSec: (usage.published * subscribers) / usage.seconds,
+      drainSeconds: (monotonicMicros() - drainStarted) / 1e6,
+      peakRssMiB: Math.max(peakRss, memory?.peakRss ?? 0) / 2 ** 20,
+      serverCpuCores: usage.serverCpu / usage.seconds,
+      ...latencyMetrics(latency),
+    },
+    delivery: check,
+    loadGenerator: usage.loadGenerator,
+    problems,
+    notes: [],
+  };
+}
+
+/**
+ * S5: a high rate of updates for tasks nobody here watches, as every instance sees when many
+ * share the one channel: the target's CPU per update, against one JSON.parse of it.
+ */
+async function s5Irrelevant(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
+  const { sizes } = ctx.options;
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const watched = range(sizes['s5-watchers']).map((i) => `${ctx.runId}-w${i}`);
+  await connect(ctx, watched, problems);
+  const irrelevant = new TaskSequencer(
+    range(Math.min(50_000, sizes['s5-rate'])).map((i) => `${ctx.runId}-x${i}`),
+    ctx.messages,
+  );
+  const publisher = await RespPublisher.connect(ctx.redis.port, ctx.options.channel);
+
+  const publishing = publishAtRate(publisher, sizes['s5-rate'], (now) => irrelevant.next(now));
+  await sleep(sizes['warmup-s'] * 1000);
+  const window = await UsageWindow.open(ctx, publisher);
+  await sleep(sizes['s5-duration-s'] * 1000);
+  const usage = await window.close();
+  publishing.stop();
+  await publisher.settled(10_000);
+  publisher.close();
+  if (publisher.unheard > 0 || publisher.errors > 0) {
+    problems.push(
+      `${publisher.unheard} updates reached no subscriber, ${publisher.errors} PUBLISH errors`,
+    );
+  }
+  const { check } = await verify(ctx, {}, true, problems);
+  const serverCpuCores = usage.serverCpu / usage.seconds;
+  if (serverCpuCores > 0.95) {
+    notes.push('target CPU saturated: it fell behind the offered rate; CPU per update is a floor');
+  }
+  const cpuPerUpdateUs = (usage.serverCpu * 1e6) / usage.published;
+  return {
+    metrics: {
+      cpuPerUpdateUs,
+      jsonParseUs: ctx.jsonParseNs / 1000,
+      cpuPerUpdateOverJsonParse: cpuPerUpdateUs / (ctx.jsonParseNs / 1000),
+      serverCpuCores,
+      updatesPerSec: usage.published / usage.seconds,
+    },
+    delivery: check,
+    loadGenerator: usage.loadGenerator,
+    problems,
+    notes,
+  };
+}
+
+export const SCENARIOS: Record<
+  ScenarioId,
+  { title: string; run: (ctx: ScenarioContext) => Promise<ScenarioMeasurement> }
+> = {
+  S1: { title: 'S1 idle connections', run: s1Idle },
+  S2: { title: 'S2 fan-out', run: s2FanOut },
+  S3: { title: 'S3 latency', run: s3Latency },
+  S4: { title: 'S4 hot task (overload)', run: s4HotTask },
+  S5: { title: 'S5 irrelevant traffic', run: s5Irrelevant },
+};

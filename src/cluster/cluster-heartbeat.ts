@@ -1,0 +1,149 @@
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import { ConnectionAdmission } from '../connections/connection-admission.js';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { RedisCommandClient } from '../redis/redis-command-client.js';
+import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
+import {
+  CLUSTER_INDEX_KEY,
+  HEARTBEAT_TOP_TASKS,
+  instanceHeartbeatKey,
+  type InstanceHeartbeat,
+} from './instance-heartbeat.js';
+
+/** A heartbeat lives for three intervals: one late or lost write does not drop the instance. */
+export const HEARTBEAT_TTL_INTERVALS = 3;
+/** Index members silent for this long are pruned, whatever the clocks of the instances say. */
+const MIN_INDEX_PRUNE_AGE_MS = 5 * 60_000;
+const SHUTDOWN_DELETE_TIMEOUT_MS = 1_000;
+
+/**
+ * Publishes this instance's counts to Redis for the cluster view of /ws/stats: every interval,
+ * `SET gateway:instances:{id} {json} PX 3*interval` and `ZADD gateway:instances {now} {id}` in
+ * one transaction. The key's TTL is what makes an instance that died without a word disappear;
+ * a clean shutdown deletes it at once.
+ */
+@Injectable()
+export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = false;
+  private readonly onReady = (): void => void this.beat();
+
+  constructor(
+    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly counters: DeliveryCounters,
+    private readonly admission: ConnectionAdmission,
+    private readonly redisStatus: RedisSubscriptionStatus,
+    private readonly redis: RedisCommandClient,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.clusterHeartbeatIntervalMs > 0;
+  }
+
+  get ttlMs(): number {
+    return HEARTBEAT_TTL_INTERVALS * this.options.clusterHeartbeatIntervalMs;
+  }
+
+  onModuleInit(): void {
+    if (!this.enabled) return;
+    // At once when the command connection is (re)established, so a new instance shows up
+    // without waiting a full interval.
+    this.redis.connection.on('ready', this.onReady);
+    this.timer = setInterval(() => void this.beat(), this.options.clusterHeartbeatIntervalMs);
+    this.timer.unref();
+    if (this.redis.connection.status === 'ready') void this.beat();
+  }
+
+  onModuleDestroy(): void {
+    this.stop();
+  }
+
+  /**
+   * Stops publishing and leaves the key to expire, as after a crash. Shutdown calls it first;
+   * public for tests of the TTL path.
+   */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.redis.connection.off('ready', this.onReady);
+  }
+
+  /** Removes this instance from the cluster view before the command connection quits. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.enabled) return;
+    this.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const removal = this.redis.connection
+      .multi()
+      .del(instanceHeartbeatKey(this.options.instanceId))
+      .zrem(CLUSTER_INDEX_KEY, this.options.instanceId)
+      .exec()
+      .catch(() => undefined); // Unreachable: the TTL removes the key instead.
+    await Promise.race([
+      removal,
+      new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_DELETE_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** One heartbeat. Never throws: an instance that cannot reach Redis simply ages out. */
+  async beat(): Promise<void> {
+    if (this.inFlight) return;
+    this.inFlight = true;
+    const now = Date.now();
+    const id = this.options.instanceId;
+    const pruneBefore = now - Math.max(MIN_INDEX_PRUNE_AGE_MS, 10 * this.ttlMs);
+    try {
+      await this.redis.connection
+        .multi()
+        .set(instanceHeartbeatKey(id), JSON.stringify(this.snapshot(now)), 'PX', this.ttlMs)
+        .zadd(CLUSTER_INDEX_KEY, now, id)
+        // Instances that died long ago; the live ones are told apart by their key, not the score.
+        .zremrangebyscore(CLUSTER_INDEX_KEY, '-inf', `(${pruneBefore}`)
+        .pexpire(CLUSTER_INDEX_KEY, now - pruneBefore)
+        .exec();
+    } catch {
+      // Redis unreachable: the Redis error listener reports it; the key expires meanwhile.
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  /** What this instance reports about itself. */
+  snapshot(now = Date.now()): InstanceHeartbeat {
+    const top = this.registry.topTasks(HEARTBEAT_TOP_TASKS);
+    return {
+      v: 1,
+      instance_id: this.options.instanceId,
+      channel: this.options.channel,
+      sent_at: now,
+      interval_ms: this.options.clusterHeartbeatIntervalMs,
+      ttl_ms: this.ttlMs,
+      uptime_seconds: Math.round((now - this.counters.startedAt) / 1000),
+      accepting_connections: this.admission.accepting,
+      total_connections: this.registry.connectionCount,
+      total_subscriptions: this.registry.subscriptionCount,
+      tasks_with_subscribers: this.registry.taskCount,
+      connections_per_task: Object.fromEntries(
+        top.map((entry) => [entry.taskId, entry.connections]),
+      ),
+      connections_per_task_truncated: top.length < this.registry.taskCount,
+      redis: {
+        status: this.redisStatus.isUp ? 'connected' : 'disconnected',
+        state: this.redisStatus.state,
+        data_path: this.redisStatus.dataPathHealthy ? 'ok' : 'stalled',
+      },
+    };
+  }
+}

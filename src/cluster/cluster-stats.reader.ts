@@ -1,0 +1,69 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ThrottledLogger } from '../logging/throttled-logger.js';
+import { RedisCommandClient } from '../redis/redis-command-client.js';
+import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
+import {
+  CLUSTER_INDEX_KEY,
+  instanceHeartbeatKey,
+  parseInstanceHeartbeat,
+} from './instance-heartbeat.js';
+import {
+  mergeClusterStats,
+  type ClusterStats,
+  type HeartbeatReading,
+} from './merge-cluster-stats.js';
+
+/** More instances than any deployment runs; bounds the work of one cluster stats request. */
+const MAX_INSTANCES = 1_000;
+
+/**
+ * The cluster view: reads the heartbeats of every live instance from Redis (any instance can
+ * answer for all) and merges them. Instances on another channel of the same Redis are left out.
+ */
+@Injectable()
+export class ClusterStatsReader {
+  private readonly logger = new Logger(ClusterStatsReader.name);
+  private readonly warnings = new ThrottledLogger(this.logger, 5, 60_000);
+
+  constructor(
+    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly redis: RedisCommandClient,
+  ) {}
+
+  /** Rejects when Redis cannot be asked. */
+  async read(taskLimit: number): Promise<ClusterStats> {
+    const connection = this.redis.connection;
+    // Most recent first, so the bound keeps the live ones.
+    const ids = await connection.zrevrange(CLUSTER_INDEX_KEY, 0, MAX_INSTANCES - 1);
+    const readings: HeartbeatReading[] = [];
+    if (ids.length > 0) {
+      const pipeline = connection.pipeline();
+      for (const id of ids) {
+        pipeline.get(instanceHeartbeatKey(id));
+        pipeline.pttl(instanceHeartbeatKey(id));
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      ids.forEach((id, index) => {
+        const [getError, raw] = replies[2 * index] ?? [];
+        const [, ttl] = replies[2 * index + 1] ?? [];
+        if (getError) throw getError;
+        // No key: the instance stopped or died; its index entry is pruned later.
+        if (typeof raw !== 'string') return;
+        const heartbeat = parseInstanceHeartbeat(raw);
+        if (!heartbeat || heartbeat.instance_id !== id) {
+          this.warnings.warn(
+            `Ignored a malformed cluster heartbeat in ${instanceHeartbeatKey(id)}`,
+          );
+          return;
+        }
+        if (heartbeat.channel !== this.options.channel) return;
+        // Age by Redis' own clock (TTL set minus TTL left), immune to clock skew between hosts.
+        const ageMs =
+          typeof ttl === 'number' && ttl >= 0 ? Math.max(0, heartbeat.ttl_ms - ttl) : null;
+        readings.push({ heartbeat, ageMs });
+      });
+    }
+    return mergeClusterStats(readings, { limit: taskLimit, answeredBy: this.options.instanceId });
+  }
+}

@@ -1,0 +1,125 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { WebSocket } from 'ws';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { CloseCode } from './protocol.js';
+import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+
+const SEND_AS_TEXT = { binary: false } as const;
+const FLUSH_INTERVAL_MS = 20;
+
+interface PendingFrame {
+  frame: Buffer;
+  terminal: boolean;
+}
+
+/** Frames held back for one slow socket: per task, the newest (terminal ones are all kept). */
+class Backlog {
+  readonly byTask = new Map<string, PendingFrame[]>();
+  bytes = 0;
+
+  /** Returns true when an older frame was replaced (coalesced). */
+  add(taskId: string, frame: Buffer, terminal: boolean): boolean {
+    const frames = this.byTask.get(taskId);
+    this.bytes += frame.length;
+    if (!frames) {
+      this.byTask.set(taskId, [{ frame, terminal }]);
+      return false;
+    }
+    const last = frames[frames.length - 1];
+    if (!last.terminal) {
+      this.bytes -= last.frame.length;
+      frames[frames.length - 1] = { frame, terminal };
+      return true;
+    }
+    frames.push({ frame, terminal });
+    return false;
+  }
+}
+
+/**
+ * Keeps a client that stops reading from growing the gateway's memory or delaying anyone else.
+ * While a socket's send buffer is above WS_BACKPRESSURE_BYTES, frames for it are held back and
+ * coalesced to the newest per task (a terminal state is never replaced), then flushed as the
+ * buffer drains. Past WS_SLOW_CLIENT_MAX_BYTES (buffered + held) it is closed with 1013.
+ */
+@Injectable()
+export class SlowConsumerGuard implements OnModuleDestroy {
+  private readonly backlogs = new Map<WebSocket, Backlog>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    private readonly counters: DeliveryCounters,
+  ) {}
+
+  /** Sockets currently held back. */
+  get backloggedCount(): number {
+    return this.backlogs.size;
+  }
+
+  /** The delivery path: a plain send unless this socket is (or becomes) slow. */
+  send(socket: WebSocket, taskId: string, frame: Buffer, terminal: boolean): void {
+    if (this.backlogs.size > 0) {
+      const backlog = this.backlogs.get(socket);
+      if (backlog) {
+        this.hold(socket, backlog, taskId, frame, terminal);
+        return;
+      }
+    }
+    if (socket.bufferedAmount <= this.options.backpressureBytes) {
+      socket.send(frame, SEND_AS_TEXT);
+      return;
+    }
+    const backlog = new Backlog();
+    this.backlogs.set(socket, backlog);
+    this.counters.slowConsumers += 1;
+    this.timer ??= setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
+    this.hold(socket, backlog, taskId, frame, terminal);
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.backlogs.clear();
+  }
+
+  private hold(
+    socket: WebSocket,
+    backlog: Backlog,
+    taskId: string,
+    frame: Buffer,
+    terminal: boolean,
+  ): void {
+    if (backlog.add(taskId, frame, terminal)) this.counters.framesCoalesced += 1;
+    if (socket.bufferedAmount + backlog.bytes > this.options.slowClientMaxBytes) {
+      this.backlogs.delete(socket);
+      this.counters.slowConsumerCloses += 1;
+      socket.close(CloseCode.TRY_AGAIN_LATER, 'Client too slow to keep up');
+      // A peer that does not read will not answer the close handshake either.
+      socket.terminate();
+    }
+  }
+
+  private flush(): void {
+    for (const [socket, backlog] of this.backlogs) {
+      if (socket.readyState !== WebSocket.OPEN) {
+        this.backlogs.delete(socket);
+        continue;
+      }
+      for (const [taskId, frames] of backlog.byTask) {
+        if (socket.bufferedAmount > this.options.backpressureBytes) break;
+        for (const { frame } of frames) {
+          socket.send(frame, SEND_AS_TEXT);
+          backlog.bytes -= frame.length;
+        }
+        backlog.byTask.delete(taskId);
+      }
+      if (backlog.byTask.size === 0) this.backlogs.delete(socket);
+    }
+    if (this.backlogs.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}

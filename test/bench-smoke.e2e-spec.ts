@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const BUILD_TIMEOUT_MS = 90_000;
+const RUN_TIMEOUT_MS = 150_000;
+const TARGETS = ['gateway', 'bare-relay', 'socketio'];
+const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5'];
+
+/** The parts of bench/results/<timestamp>.json that this test reads (see bench/src/run-record.ts). */
+interface SmokeRecord {
+  label: string;
+  machine: { cpus: number; node: string };
+  pinning: { note: string };
+  loadAverage: { start: number[]; end: number[] };
+  sizes: Record<string, number>;
+  jsonParse: { medianNsPerParse: number };
+  cells: {
+    scenario: string;
+    target: string;
+    problems: string[];
+    runs: {
+      metrics: Record<string, number>;
+      delivery?: {
+        expected: number;
+        delivered: number;
+        lost: number;
+        extra: number;
+        outOfOrder: number;
+        incomplete: number;
+        unexpectedCloses: number;
+        protocolErrors: number;
+        drained: boolean;
+      };
+      loadGenerator: { share: number; saturated: boolean };
+    }[];
+  }[];
+}
+
+/**
+ * Runs a command to its end within `ms`. On timeout it gets SIGTERM first, so that the bench
+ * stops the redis-server and targets it started, then SIGKILL.
+ */
+function run(args: string[], ms: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let killer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    }, ms);
+    const reap = (): void => void child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(killer);
+      process.off('exit', reap);
+      if (code === 0) resolvePromise(output);
+      else reject(new Error(`node ${args.join(' ')} ended with ${code ?? signal}:\n${output}`));
+    });
+  });
+}
+
+describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
+  let resultsDir: string;
+  let record: SmokeRecord;
+  let resultFiles: string[];
+
+  before(
+    async () => {
+      const gateway = resolve(process.env.BENCH_GATEWAY ?? join('dist', 'main.js'));
+      assert.ok(existsSync(gateway), `${gateway} is missing: build the gateway first`);
+      resultsDir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+      await run(
+        [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', join('bench', 'tsconfig.json')],
+        BUILD_TIMEOUT_MS,
+      );
+      await run(
+        [
+          join('bench', 'dist', 'src', 'run-bench.js'),
+          '--smoke',
+          '--targets',
+          TARGETS.join(','),
+          '--gateway',
+          gateway,
+          '--results-dir',
+          resultsDir,
+          '--no-docs',
+        ],
+        RUN_TIMEOUT_MS,
+      );
+      resultFiles = readdirSync(resultsDir);
+      const json = resultFiles.find((file) => file.endsWith('.json'));
+      assert.ok(json, `no result record in ${resultFiles.join(', ')}`);
+      record = JSON.parse(readFileSync(join(resultsDir, json), 'utf8')) as SmokeRecord;
+    },
+    { timeout: BUILD_TIMEOUT_MS + RUN_TIMEOUT_MS + 10_000 },
+  );
+
+  after(() => {
+    if (resultsDir) rmSync(resultsDir, { recursive: true, force: true });
+  });
+
+  const cell = (scenario: string, target: string): SmokeRecord['cells'][number] => {
+    const found = record.cells.find((c) => c.scenario === scenario && c.target === target);
+    assert.ok(found, `no result for ${scenario} against ${target}`);
+    assert.equal(found.runs.length, 1);
+    return found;
+  };
+
+  it('ran every scenario against every target, with no problem reported', () => {
+    assert.equal(record.label, 'smoke');
+    for (const scenario of SCENARIOS) {
+      for (const target of TARGETS) {
+        const { problems, runs } = cell(scenario, target);
+        assert.deepEqual(problems, [], `${scenario} ${target}`);
+        assert.ok(Object.keys(runs[0].metrics).length > 0, `${scenario} ${target}: no metric`);
+      }
+    }
+  });
+
+  it('opened and subscribed every S1 connection', () => {
+    for (const target of TARGETS) {
+      const [s1] = cell('S1', target).runs;
+      assert.equal(s1.metrics.connections, record.sizes['s1-connections'], target);
+      assert.ok(s1.metrics.connectPerSec > 0, target);
+      assert.ok(Number.isFinite(s1.metrics.rssPerConnectionKiB), target);
+    }
+  });
+
+  it('counted every frame of S2, S3 and S4 and lost none', () => {
+    for (const scenario of ['S2', 'S3', 'S4']) {
+      for (const target of TARGETS) {
+        const delivery = cell(scenario, target).runs[0].delivery;
+        const where = `${scenario} ${target}`;
+        assert.ok(delivery, where);
+        assert.ok(delivery.expected > 0, `${where}: nothing was published`);
+        assert.equal(delivery.delivered, delivery.expected, where);
+        assert.equal(delivery.lost, 0, where);
+        assert.equal(delivery.extra, 0, where);
+        assert.equal(delivery.outOfOrder, 0, where);
+        assert.equal(delivery.incomplete, 0, where);
+        assert.equal(delivery.unexpectedCloses, 0, where);
+        assert.equal(delivery.protocolErrors, 0, where);
+        assert.equal(delivery.drained, true, where);
+      }
+    }
+  });
+
+  it('measured latency from the timestamps the publisher embedded', () => {
+    for (const target of TARGETS) {
+      const { metrics } = cell('S3', target).runs[0];
+      assert.ok(metrics.latencyP50Ms > 0, target);
+      assert.ok(metrics.latencyP99Ms >= metrics.latencyP50Ms, target);
+      assert.ok(metrics.latencyMaxMs >= metrics.latencyP99Ms, target);
+    }
+  });
+
+  it('delivered no irrelevant S5 update and compared its CPU with one JSON.parse', () => {
+    assert.ok(record.jsonParse.medianNsPerParse > 0);
+    for (const target of TARGETS) {
+      const [s5] = cell('S5', target).runs;
+      assert.equal(s5.delivery?.delivered, 0, target);
+      assert.ok(s5.metrics.updatesPerSec > 0, target);
+      assert.ok(Number.isFinite(s5.metrics.cpuPerUpdateOverJsonParse), target);
+    }
+  });
+
+  it('recorded the machine, the pinning, the load and its own CPU', () => {
+    assert.ok(record.machine.cpus >= 1);
+    assert.match(record.machine.node, /^v\d+/);
+    assert.ok(record.pinning.note.length > 0);
+    assert.equal(record.loadAverage.start.length, 3);
+    for (const c of record.cells) {
+      assert.equal(typeof c.runs[0].loadGenerator.saturated, 'boolean');
+      assert.ok(c.runs[0].loadGenerator.share >= 0);
+    }
+  });
+
+  it('wrote the markdown table and the chart', () => {
+    const markdown = resultFiles.find((file) => file.endsWith('.md'));
+    const chart = resultFiles.find((file) => file.endsWith('.svg'));
+    assert.ok(markdown && chart, resultFiles.join(', '));
+    assert.match(readFileSync(join(resultsDir, markdown), 'utf8'), /\| metric \| gateway \|/);
+    assert.match(readFileSync(join(resultsDir, chart), 'utf8'), /^<svg[^>]*>/);
+  });
+});
