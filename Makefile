@@ -17,8 +17,9 @@ dev: install client/dist/index.js
 	node scripts/ensure-redis.mjs
 	DEMO_PUBLISH_ENABLED=$${DEMO_PUBLISH_ENABLED:-true} npm run start:dev
 
-## Install and run every test (unit + e2e against real redis-server processes).
+## Install, lint, and run every test (unit + e2e against real redis-server processes).
 test: install
+	npm run lint
 	npm test
 
 build: install client/dist/index.js

@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_MISSING, launchChromium } from './support/chromium.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// Flags for a closed network: no background requests that would be refused anyway.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** The bits of the page's globals these tests use (the project compiles without the DOM lib). */
 interface BrowserSocket {
@@ -47,98 +35,91 @@ async function openBrowserSocket(page: Page, url: string): Promise<void> {
   }, url);
 }
 
-describe(
-  'a browser WebSocket client',
-  { skip: !existsSync(CHROMIUM) && `${CHROMIUM} missing` },
-  () => {
-    let redis: RedisServer;
-    let publisher: Redis;
-    let gateway: TestApp;
-    let strictGateway: TestApp;
-    let browser: Browser;
+describe('a browser WebSocket client', { skip: CHROMIUM_MISSING }, () => {
+  let redis: RedisServer;
+  let publisher: Redis;
+  let gateway: TestApp;
+  let strictGateway: TestApp;
+  let browser: Browser;
 
-    before(async () => {
-      redis = await RedisServer.start();
-      publisher = new Redis(redis.url);
-      gateway = await startTestApp({ redisUrl: redis.url });
-      strictGateway = await startTestApp({
-        redisUrl: redis.url,
-        allowedOrigins: ['http://frontend.example'],
-      });
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  before(async () => {
+    redis = await RedisServer.start();
+    publisher = new Redis(redis.url);
+    gateway = await startTestApp({ redisUrl: redis.url });
+    strictGateway = await startTestApp({
+      redisUrl: redis.url,
+      allowedOrigins: ['http://frontend.example'],
     });
+    browser = await launchChromium();
+  });
 
-    after(async () => {
-      await browser?.close();
-      await gateway?.close();
-      await strictGateway?.close();
-      publisher?.disconnect();
-      await redis?.stop();
+  after(async () => {
+    await browser?.close();
+    await gateway?.close();
+    await strictGateway?.close();
+    publisher?.disconnect();
+    await redis?.stop();
+  });
+
+  it('subscribes, receives live updates and gets pong for its ping', async () => {
+    const page = await browser.newPage();
+    // Any page of the gateway's origin will do; the socket is what is under test.
+    await page.goto(`${gateway.httpUrl}/health/live`);
+    await openBrowserSocket(page, gateway.wsUrl);
+    await page.evaluate(() => {
+      const { socket, WebSocket } = globalThis as unknown as PageGlobals;
+      const send = () => {
+        socket.send(JSON.stringify({ type: 'subscribe', task_id: 'browser-task' }));
+        socket.send(JSON.stringify({ type: 'ping' }));
+      };
+      if (socket.readyState === WebSocket.OPEN) send();
+      else socket.addEventListener('open', send);
     });
+    await page.waitForFunction(
+      () => (globalThis as unknown as PageGlobals).received.length >= 2,
+      undefined,
+      { timeout: 5_000 },
+    );
 
-    it('subscribes, receives live updates and gets pong for its ping', async () => {
-      const page = await browser.newPage();
-      // Any page of the gateway's origin will do; the socket is what is under test.
-      await page.goto(`${gateway.httpUrl}/health/live`);
-      await openBrowserSocket(page, gateway.wsUrl);
-      await page.evaluate(() => {
-        const { socket, WebSocket } = globalThis as unknown as PageGlobals;
-        const send = () => {
-          socket.send(JSON.stringify({ type: 'subscribe', task_id: 'browser-task' }));
-          socket.send(JSON.stringify({ type: 'ping' }));
-        };
-        if (socket.readyState === WebSocket.OPEN) send();
-        else socket.addEventListener('open', send);
-      });
-      await page.waitForFunction(
-        () => (globalThis as unknown as PageGlobals).received.length >= 2,
-        undefined,
-        { timeout: 5_000 },
-      );
+    await publisher.publish(
+      'task_status_updates',
+      JSON.stringify({ task_id: 'browser-task', status: 'completed', progress: 100 }),
+    );
+    await page.waitForFunction(
+      () => (globalThis as unknown as PageGlobals).received.length >= 3,
+      undefined,
+      { timeout: 5_000 },
+    );
+    const received = await page.evaluate(() => (globalThis as unknown as PageGlobals).received);
+    assert.deepEqual(received, [
+      { type: 'subscribed', task_id: 'browser-task', message: 'Successfully subscribed' },
+      { type: 'pong' },
+      {
+        type: 'status_update',
+        task_id: 'browser-task',
+        data: { status: 'completed', progress: 100 },
+      },
+    ]);
+    await page.close();
+  });
 
-      await publisher.publish(
-        'task_status_updates',
-        JSON.stringify({ task_id: 'browser-task', status: 'completed', progress: 100 }),
-      );
-      await page.waitForFunction(
-        () => (globalThis as unknown as PageGlobals).received.length >= 3,
-        undefined,
-        { timeout: 5_000 },
-      );
-      const received = await page.evaluate(() => (globalThis as unknown as PageGlobals).received);
-      assert.deepEqual(received, [
-        { type: 'subscribed', task_id: 'browser-task', message: 'Successfully subscribed' },
-        { type: 'pong' },
-        {
-          type: 'status_update',
-          task_id: 'browser-task',
-          data: { status: 'completed', progress: 100 },
-        },
-      ]);
-      await page.close();
-    });
-
-    it('is refused when its page origin is not in the allowed list', async () => {
-      const page = await browser.newPage();
-      await page.goto(`${strictGateway.httpUrl}/health/live`);
-      await openBrowserSocket(page, strictGateway.wsUrl);
-      await page.waitForFunction(
-        () => (globalThis as unknown as PageGlobals).closeCode !== undefined,
-        undefined,
-        {
-          timeout: 5_000,
-        },
-      );
-      // A refused handshake surfaces in browsers as an abnormal closure.
-      assert.equal(
-        await page.evaluate(() => (globalThis as unknown as PageGlobals).closeCode),
-        1006,
-      );
-      assert.deepEqual(
-        await page.evaluate(() => (globalThis as unknown as PageGlobals).received),
-        [],
-      );
-      await page.close();
-    });
-  },
-);
+  it('is refused when its page origin is not in the allowed list', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${strictGateway.httpUrl}/health/live`);
+    await openBrowserSocket(page, strictGateway.wsUrl);
+    await page.waitForFunction(
+      () => (globalThis as unknown as PageGlobals).closeCode !== undefined,
+      undefined,
+      {
+        timeout: 5_000,
+      },
+    );
+    // A refused handshake surfaces in browsers as an abnormal closure.
+    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).closeCode), 1006);
+    assert.deepEqual(
+      await page.evaluate(() => (globalThis as unknown as PageGlobals).received),
+      [],
+    );
+    await page.close();
+  });
+});

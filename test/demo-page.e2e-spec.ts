@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_MISSING, launchChromium } from './support/chromium.js';
 import { AppProcess } from './support/app-process.js';
 import { getJson } from './support/gateway-stats.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// The flags of test/browser.e2e-spec.ts: a closed network, no background requests.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const WAIT = { timeout: 5_000 };
 /** The simulated task takes 7 steps of 700 ms. */
 const SIMULATION_WAIT = { timeout: 15_000 };
@@ -53,7 +43,7 @@ async function publishUpdate(redis: Redis, update: Record<string, unknown>): Pro
     .exec();
 }
 
-describe('the demo page', { skip: !existsSync(CHROMIUM) && `${CHROMIUM} missing` }, () => {
+describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
   let redis: RedisServer;
   let publisher: Redis;
   let gateway: TestApp;
@@ -65,7 +55,7 @@ describe('the demo page', { skip: !existsSync(CHROMIUM) && `${CHROMIUM} missing`
     redis = await RedisServer.start();
     publisher = new Redis(redis.url);
     gateway = await startTestApp({ redisUrl: redis.url, demoPublishEnabled: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
 import { setupApiDocs } from '../src/api-docs/setup-api-docs.js';
+import { CHROMIUM_MISSING, launchChromium } from './support/chromium.js';
 import { upgradeRequest } from './support/raw-websocket.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -12,7 +11,6 @@ import { withTimeout } from './support/with-timeout.js';
 import { WsTestClient } from './support/ws-test-client.js';
 
 const HANDSHAKE_TIMEOUT_MS = 400;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** What a raw TCP client got before the server closed the connection, and when. */
 interface RawAnswer {
@@ -92,21 +90,14 @@ describe('HTTP hardening', () => {
     it(
       'leave Swagger UI working at /docs over plain HTTP on a non-local host (Chromium, no CSP violation)',
       {
-        skip: !existsSync(CHROMIUM) && `${CHROMIUM} missing: the browser check needs Chromium`,
+        skip: CHROMIUM_MISSING,
       },
       async () => {
-        const browser = await chromium.launch({
-          executablePath: CHROMIUM,
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--no-first-run',
-            '--disable-background-networking',
-            // A name that is not localhost: browsers treat loopback as secure, which would hide a
-            // policy that breaks the page for everyone else (upgrade-insecure-requests).
-            '--host-resolver-rules=MAP gateway.test 127.0.0.1',
-          ],
-        });
+        const browser = await launchChromium([
+          // A name that is not localhost: browsers treat loopback as secure, which would hide a
+          // policy that breaks the page for everyone else (upgrade-insecure-requests).
+          '--host-resolver-rules=MAP gateway.test 127.0.0.1',
+        ]);
         try {
           const page = await browser.newPage();
           const violations: string[] = [];
