@@ -27,6 +27,19 @@ export interface TargetDefinition {
 const BASELINES = fileURLToPath(new URL('../baselines/', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 
+/**
+ * Extra settings for the gateway target from BENCH_GATEWAY_ENV (`KEY=VALUE,KEY=VALUE`), to compare
+ * configurations of the same build, e.g. `BENCH_GATEWAY_ENV=METRICS_ENABLED=false`.
+ */
+function gatewayExtraEnv(): Record<string, string> {
+  const extra: Record<string, string> = {};
+  for (const pair of (process.env.BENCH_GATEWAY_ENV ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at > 0) extra[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return extra;
+}
+
 /** How each target is started: the same way for all, `node <script>` with its environment. */
 export function targetDefinition(
   name: TargetName,
@@ -38,12 +51,15 @@ export function targetDefinition(
       return {
         name,
         dialect: 'task-status',
-        description: `this gateway, built (${gatewayMain}), NODE_ENV=production, LOG_LEVEL=WARNING`,
+        description:
+          `this gateway, built (${gatewayMain}), NODE_ENV=production, LOG_LEVEL=WARNING` +
+          (process.env.BENCH_GATEWAY_ENV ? `, ${process.env.BENCH_GATEWAY_ENV}` : ''),
         script: gatewayMain,
         env: {
           NODE_ENV: 'production',
           LOG_LEVEL: 'WARNING',
           WS_MAX_CONNECTIONS: String(maxConnections + 1000),
+          ...gatewayExtraEnv(),
         },
       };
     case 'bare-relay':

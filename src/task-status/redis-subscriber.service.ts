@@ -82,8 +82,6 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
 
   /** Handles one raw message from the channel; public so that tests can drive it directly. */
   relay(payload: string): void {
-    const timed = this.events.listenerCount('delivered') > 0;
-    const arrivedAt = timed ? performance.now() : 0;
     const counters = this.counters;
     // Most messages on a shared channel are for tasks watched elsewhere: drop those before parsing.
     if (this.events.listenerCount('update') === 0) {
@@ -98,6 +96,9 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
         return;
       }
     }
+    // Timed from here: what is dropped above is not delivered, and should not pay for the clock.
+    const timed = this.events.listenerCount('delivered') > 0;
+    const arrivedAt = timed ? performance.now() : 0;
     const update = parseTaskUpdate(payload);
     if (typeof update === 'string') {
       counters.messagesReceived += 1;
