@@ -59,6 +59,7 @@ import { TaskStatusModule } from './task-status/task-status.module.js';
         statsMaxTasks: websocket.statsMaxTasks,
         backpressureBytes: websocket.backpressureBytes,
         slowClientMaxBytes: websocket.slowClientMaxBytes,
+        perMessageDeflate: websocket.perMessageDeflate,
         allowedOrigins: app.corsOrigins,
         shutdownTimeoutMs: app.shutdownTimeoutMs,
         drainWindowMs: app.drainWindowMs,

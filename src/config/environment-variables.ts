@@ -289,4 +289,9 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(4096)
   WS_SLOW_CLIENT_MAX_BYTES: number = 2 * 1024 * 1024;
+
+  /** Offer permessage-deflate; off by default (CPU per socket per update for small frames). */
+  @Transform(parseBoolean)
+  @IsBoolean({ message: 'WS_PER_MESSAGE_DEFLATE must be true or false' })
+  WS_PER_MESSAGE_DEFLATE: boolean = false;
 }

@@ -68,7 +68,9 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     this.connection.on('ready', () => void this.subscribe());
     this.connection.on('close', () => this.onConnectionLost());
     this.connection.on('error', (error: Error) => this.status.recordError(error));
-    this.connection.on('message', (_channel: string, payload: string) => this.relay(payload));
+    // Buffers: ioredis decodes a message to a string only for 'message' listeners, and most
+    // messages are dropped by their task id before they need one.
+    this.connection.on('messageBuffer', (_channel: Buffer, payload: Buffer) => this.relay(payload));
     this.canary.events.on('stalled', () => this.resubscribe());
     // Not awaited: starting while Redis is unreachable is allowed; ioredis keeps retrying.
     this.connection.connect().catch(() => undefined);
@@ -81,11 +83,11 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
   }
 
   /** Handles one raw message from the channel; public so that tests can drive it directly. */
-  relay(payload: string): void {
+  relay(raw: Buffer): void {
     const counters = this.counters;
     // Most messages on a shared channel are for tasks watched elsewhere: drop those before parsing.
     if (this.events.listenerCount('update') === 0) {
-      const taskId = peekTaskId(payload);
+      const taskId = peekTaskId(raw);
       if (
         taskId !== undefined &&
         !this.registry.subscribersOf(taskId) &&
@@ -99,6 +101,7 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     // Timed from here: what is dropped above is not delivered, and should not pay for the clock.
     const timed = this.events.listenerCount('delivered') > 0;
     const arrivedAt = timed ? performance.now() : 0;
+    const payload = raw.toString();
     const update = parseTaskUpdate(payload);
     if (typeof update === 'string') {
       counters.messagesReceived += 1;

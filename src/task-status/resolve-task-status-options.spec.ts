@@ -51,6 +51,7 @@ describe('resolveTaskStatusOptions', () => {
       handshakeTimeoutMs: 10_000,
       backpressureBytes: 256 * 1024,
       slowClientMaxBytes: 2 * 1024 * 1024,
+      perMessageDeflate: false,
     } satisfies ResolvedTaskStatusOptions);
   });
 
@@ -98,6 +99,7 @@ describe('resolveTaskStatusOptions', () => {
       handshakeTimeoutMs: 500,
       backpressureBytes: 1024,
       slowClientMaxBytes: 4096,
+      perMessageDeflate: true,
     };
 
     // Act

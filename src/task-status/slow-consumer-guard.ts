@@ -1,12 +1,17 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import type { LiveUpdateRun } from './live-update-run.js';
 import { CloseCode } from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 
 const SEND_AS_TEXT = { binary: false } as const;
 const FLUSH_INTERVAL_MS = 20;
+
+/** ws' TCP socket: ws keeps it as `_socket` (not in @types/ws). */
+type WebSocketWithTransport = WebSocket & { _socket?: Socket };
 
 interface PendingFrame {
   frame: Buffer;
@@ -47,23 +52,49 @@ class Backlog {
 export class SlowConsumerGuard implements OnModuleDestroy {
   private readonly backlogs = new Map<WebSocket, Backlog>();
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * Pre-encoded frames go straight to the TCP socket. Without compression, ws' sender writes each
+   * message synchronously and queues nothing, so bytes written beside it keep their order, and
+   * `bufferedAmount` (the socket's writable length) still counts them.
+   */
+  private readonly rawWrites: boolean;
 
   constructor(
     @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
     private readonly counters: DeliveryCounters,
-  ) {}
+  ) {
+    this.rawWrites = !options.perMessageDeflate;
+  }
 
   /** Sockets currently held back. */
   get backloggedCount(): number {
     return this.backlogs.size;
   }
 
-  /** The delivery path: a plain send unless this socket is (or becomes) slow. */
+  /** The live path: one write of the run's frames unless this socket is (or becomes) slow. */
+  sendRun(socket: WebSocket, run: LiveUpdateRun, wire: Buffer): void {
+    if (this.backlogs.size > 0) {
+      const backlog = this.backlogs.get(socket);
+      if (backlog) {
+        this.hold(socket, backlog, run.taskId, run.payloads, run.terminals);
+        return;
+      }
+    }
+    if (socket.bufferedAmount <= this.options.backpressureBytes) {
+      const transport = this.rawWrites ? (socket as WebSocketWithTransport)._socket : undefined;
+      if (transport) transport.write(wire);
+      else for (const payload of run.payloads) socket.send(payload, SEND_AS_TEXT);
+      return;
+    }
+    this.hold(socket, this.startBacklog(socket), run.taskId, run.payloads, run.terminals);
+  }
+
+  /** One message (a snapshot): a plain send unless this socket is (or becomes) slow. */
   send(socket: WebSocket, taskId: string, frame: Buffer, terminal: boolean): void {
     if (this.backlogs.size > 0) {
       const backlog = this.backlogs.get(socket);
       if (backlog) {
-        this.hold(socket, backlog, taskId, frame, terminal);
+        this.hold(socket, backlog, taskId, [frame], [terminal]);
         return;
       }
     }
@@ -71,11 +102,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
       socket.send(frame, SEND_AS_TEXT);
       return;
     }
-    const backlog = new Backlog();
-    this.backlogs.set(socket, backlog);
-    this.counters.slowConsumers += 1;
-    this.timer ??= setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
-    this.hold(socket, backlog, taskId, frame, terminal);
+    this.hold(socket, this.startBacklog(socket), taskId, [frame], [terminal]);
   }
 
   onModuleDestroy(): void {
@@ -84,14 +111,24 @@ export class SlowConsumerGuard implements OnModuleDestroy {
     this.backlogs.clear();
   }
 
+  private startBacklog(socket: WebSocket): Backlog {
+    const backlog = new Backlog();
+    this.backlogs.set(socket, backlog);
+    this.counters.slowConsumers += 1;
+    this.timer ??= setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
+    return backlog;
+  }
+
   private hold(
     socket: WebSocket,
     backlog: Backlog,
     taskId: string,
-    frame: Buffer,
-    terminal: boolean,
+    frames: readonly Buffer[],
+    terminals: readonly boolean[],
   ): void {
-    if (backlog.add(taskId, frame, terminal)) this.counters.framesCoalesced += 1;
+    for (let index = 0; index < frames.length; index += 1) {
+      if (backlog.add(taskId, frames[index], terminals[index])) this.counters.framesCoalesced += 1;
+    }
     if (socket.bufferedAmount + backlog.bytes > this.options.slowClientMaxBytes) {
       this.backlogs.delete(socket);
       this.counters.slowConsumerCloses += 1;

@@ -65,6 +65,11 @@ export interface TaskStatusModuleOptions {
   backpressureBytes?: number;
   /** A slow socket whose buffered plus held-back bytes exceed this is closed with 1013. Default 2097152. */
   slowClientMaxBytes?: number;
+  /**
+   * Offer permessage-deflate to clients. Off by default: task updates are small, and compressing
+   * each one for each socket costs CPU on the hot path. Default false.
+   */
+  perMessageDeflate?: boolean;
   /** Serve Prometheus metrics at GET /metrics (404 when off). Default true. */
   metrics?: boolean;
   /**

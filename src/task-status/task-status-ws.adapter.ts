@@ -78,7 +78,7 @@ export class TaskStatusWsAdapter extends WsAdapter {
     const server = super.create(port, {
       ...options,
       maxPayload: this.options.maxMessageBytes,
-      perMessageDeflate: false,
+      perMessageDeflate: this.options.perMessageDeflate,
       clientTracking: true,
       // Browsers send their token as a subprotocol; the echo must never be that one.
       handleProtocols: selectSubprotocol,

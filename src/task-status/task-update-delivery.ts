@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { LiveUpdateRun } from './live-update-run.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
@@ -17,6 +18,8 @@ import type { ResolvedTaskStatusOptions } from './task-status-module-options.js'
 
 const RESYNC_RETRY_MS = 1_000;
 const COMMANDS_READY_TIMEOUT_MS = 5_000;
+/** A run is written once it holds this much: the cap of one write per socket. */
+const MAX_RUN_BYTES = 64 * 1024;
 
 /**
  * Writes task states to sockets: live updates to every subscriber (serialized once), the stored
@@ -30,6 +33,12 @@ export class TaskUpdateDelivery {
   readonly tracker: TaskStateTracker;
   private resyncRunning: Promise<void> | undefined;
   private resyncAgain = false;
+  private run: LiveUpdateRun | undefined;
+  private flushQueued = false;
+  private readonly flushQueuedRun = (): void => {
+    this.flushQueued = false;
+    this.flushLive();
+  };
 
   constructor(
     @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
@@ -42,28 +51,51 @@ export class TaskUpdateDelivery {
     this.tracker = new TaskStateTracker(new Set(options.terminalStatuses));
   }
 
-  /** The hot path: returns the number of sockets written to. */
+  /**
+   * The hot path: serializes the update once and adds it to the current run, which is written
+   * when an update of another task comes, when it reaches MAX_RUN_BYTES, or at the end of this
+   * event-loop turn (a microtask: before any other I/O is handled). Returns the number of
+   * subscribers it goes to.
+   */
   deliverLive(update: TaskUpdate, subscribers: ReadonlySet<WebSocket>): number {
-    const counters = this.counters;
     const verdict = this.tracker.judge(update.taskId, update.data);
     if (verdict !== 'deliver') {
-      counters.superseded[verdict] += 1;
+      this.counters.superseded[verdict] += 1;
       return 0;
     }
     const serialized = serializeStatusUpdate(update);
     this.tracker.recordLive(update.taskId, update.data, serialized);
-    const frame = Buffer.from(serialized);
-    const terminal = this.tracker.isTerminal(update.data.status);
-    const guard = this.slowConsumers;
-    let delivered = 0;
-    for (const socket of subscribers) {
-      if (socket.readyState === WebSocket.OPEN) {
-        guard.send(socket, update.taskId, frame, terminal);
-        delivered += 1;
+    let run = this.run;
+    if (run !== undefined && (run.taskId !== update.taskId || run.bytes >= MAX_RUN_BYTES)) {
+      this.flushLive();
+      run = undefined;
+    }
+    if (run === undefined) {
+      run = this.run = new LiveUpdateRun(update.taskId, subscribers);
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.flushQueuedRun);
       }
     }
-    counters.framesDelivered += delivered;
-    return delivered;
+    run.add(Buffer.from(serialized), this.tracker.isTerminal(update.data.status));
+    return subscribers.size;
+  }
+
+  /** Writes the current run to its subscribers now. */
+  flushLive(): void {
+    const run = this.run;
+    if (run === undefined) return;
+    this.run = undefined;
+    const wire = run.wire();
+    const guard = this.slowConsumers;
+    let written = 0;
+    for (const socket of run.subscribers) {
+      if (socket.readyState === WebSocket.OPEN) {
+        guard.sendRun(socket, run, wire);
+        written += 1;
+      }
+    }
+    this.counters.framesDelivered += written * run.payloads.length;
   }
 
   /**
@@ -160,6 +192,8 @@ export class TaskUpdateDelivery {
         if (this.tracker.lastFrame(taskId) === serializeStatusUpdate(update)) return;
         if (this.deliverLive(update, subscribers) > 0) delivered += 1;
       });
+      // Written before the await: a client's unsubscribe handled meanwhile must see no more frames.
+      this.flushLive();
       await new Promise((resolve) => setImmediate(resolve));
     }
     this.counters.resyncs += 1;

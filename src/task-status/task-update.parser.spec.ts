@@ -181,24 +181,33 @@ describe('serializeStatusUpdate', () => {
 });
 
 describe('peekTaskId', () => {
+  const peek = (payload: string) => peekTaskId(Buffer.from(payload));
+
   it('finds the leading task_id of the canonical form without parsing the rest', () => {
-    assert.equal(peekTaskId('{"task_id":"task-1","status":"processing","progress":40}'), 'task-1');
-    assert.equal(peekTaskId('{"task_id":"a:b.c_d-e"}'), 'a:b.c_d-e');
+    assert.equal(peek('{"task_id":"task-1","status":"processing","progress":40}'), 'task-1');
+    assert.equal(peek('{"task_id":"a:b.c_d-e"}'), 'a:b.c_d-e');
+    // Python's json.dumps separators: ", " and ": ".
+    assert.equal(peek('{"task_id": "py-1", "status": "processing"}'), 'py-1');
   });
 
   it('gives up (undefined) whenever only a full parse can tell', () => {
     for (const payload of [
       '{"status":"x","task_id":"t"}', // not first
       '{ "task_id": "t" }', // other spacing
+      '{"task_id":  "t"}', // two spaces
       '{"task_id":"bad id","x":1}', // not a valid id
-      '{"task_id":"t\\u0041"}', // an escape
+      '{"task_id":"t\\u0041"}', // an escape in the id
+      '{"task_id":"a","task\\u005fid":"b"}', // an escaped second key, which JSON.parse prefers
       '{"task_id":"t","result":{"task_id":"u"}}', // a nested task_id
       '{"task_id":"t","task_id":"u"}', // a duplicate, which JSON.parse resolves to the last
+      `{"task_id":"${'x'.repeat(129)}"}`, // too long
+      '{"task_id":""}',
       '{"task_id":"unterminated',
       '{"task_id":123}',
+      '{"task_id":"',
       '',
     ]) {
-      assert.equal(peekTaskId(payload), undefined, payload);
+      assert.equal(peek(payload), undefined, payload);
     }
   });
 
@@ -206,11 +215,13 @@ describe('peekTaskId', () => {
     const payloads = [
       JSON.stringify({ task_id: 'x1', status: 'a', nested: { deep: [1, 2, { task: 'no' }] } }),
       JSON.stringify({ task_id: 'x'.repeat(128) }),
+      JSON.stringify({ task_id: 'x2', message: 'déjà vu ✓' }),
+      '{"task_id": "x3", "message": "plain"}',
     ];
     for (const payload of payloads) {
       const parsed = parseTaskUpdate(payload);
       assert.ok(typeof parsed !== 'string');
-      assert.equal(peekTaskId(payload), parsed.taskId);
+      assert.equal(peek(payload), parsed.taskId);
     }
   });
 });

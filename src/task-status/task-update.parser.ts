@@ -29,23 +29,45 @@ export function parseTaskUpdate(payload: string): TaskUpdate | DropReason {
   return { taskId, data };
 }
 
-const LEADING_TASK_ID = '{"task_id":"';
+const LEADING_KEY = Buffer.from('{"task_id":');
+const QUOTED_KEY = Buffer.from('"task_id"');
+const UNICODE_ESCAPE = Buffer.from('\\u');
+const QUOTE = 0x22;
+const SPACE = 0x20;
+const MAX_TASK_ID_LENGTH = 128;
+/** The bytes of TASK_ID_PATTERN's character class, all ASCII. */
+const TASK_ID_BYTE = new Uint8Array(256);
+for (const char of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-') {
+  TASK_ID_BYTE[char.charCodeAt(0)] = 1;
+}
 
 /**
  * The task id of a message in the publishers' canonical form (`{"task_id":"…",…}`, task_id first,
- * as json.dumps and JSON.stringify write the documented snippet), found without parsing the rest,
- * so that an instance can drop updates for tasks it does not watch cheaply. Undefined when the
- * message is not in that form or names task_id twice: then only a full parse can tell.
+ * as JSON.stringify and Python's json.dumps write the documented snippet), read from the raw bytes
+ * without decoding or parsing the rest, so that an instance can drop updates for tasks it does not
+ * watch cheaply. Undefined when the message is not in that form, names task_id twice, or holds a
+ * `\u` escape (which could spell a second task_id key): then only a full parse can tell.
  */
-export function peekTaskId(payload: string): string | undefined {
-  if (!payload.startsWith(LEADING_TASK_ID)) return undefined;
-  const end = payload.indexOf('"', LEADING_TASK_ID.length);
-  if (end < 0) return undefined;
-  const taskId = payload.slice(LEADING_TASK_ID.length, end);
-  if (!TASK_ID_PATTERN.test(taskId)) return undefined;
+export function peekTaskId(payload: Buffer): string | undefined {
+  const keyLength = LEADING_KEY.length;
+  if (payload.length <= keyLength + 2) return undefined;
+  for (let index = 0; index < keyLength; index += 1) {
+    if (payload[index] !== LEADING_KEY[index]) return undefined;
+  }
+  let start = keyLength;
+  if (payload[start] === SPACE) start += 1;
+  if (payload[start] !== QUOTE) return undefined;
+  start += 1;
+  let end = start;
+  while (end < payload.length && TASK_ID_BYTE[payload[end]] === 1) end += 1;
+  if (end === start || end - start > MAX_TASK_ID_LENGTH || payload[end] !== QUOTE) {
+    return undefined;
+  }
   // A second "task_id" key (nested, or a duplicate that JSON.parse would prefer) needs the parser.
-  if (payload.lastIndexOf('"task_id"') !== 1) return undefined;
-  return taskId;
+  if (payload.lastIndexOf(QUOTED_KEY) !== 1) return undefined;
+  if (payload.indexOf(UNICODE_ESCAPE, end) !== -1) return undefined;
+  // Only ASCII passed the byte check, so latin1 decodes it exactly, and cheaply.
+  return payload.toString('latin1', start, end);
 }
 
 /** The stored state of a task, sent to a client that just subscribed. */

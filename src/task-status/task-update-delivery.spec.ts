@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as ws from 'ws';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import type { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
+import { SlowConsumerGuard } from './slow-consumer-guard.js';
+import type { TaskSnapshotReader } from './task-snapshot-reader.js';
+import { TaskUpdateDelivery } from './task-update-delivery.js';
+
+interface FrameReceiver {
+  on(event: 'message', listener: (data: Buffer) => void): void;
+  write(chunk: Buffer): void;
+}
+const { Receiver, WebSocket } = ws as unknown as {
+  Receiver: new (options: { isServer: boolean }) => FrameReceiver;
+  WebSocket: typeof ws.WebSocket;
+};
+
+/** A socket that records each raw write (decoded into its messages) and each framed send. */
+class RecordingSocket {
+  readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
+  readonly writes: string[][] = [];
+  readonly sends: string[] = [];
+  readonly _socket = {
+    write: (wire: Buffer): boolean => {
+      const messages: string[] = [];
+      const receiver = new Receiver({ isServer: false });
+      receiver.on('message', (data) => messages.push(data.toString()));
+      receiver.write(wire);
+      this.writes.push(messages);
+      return true;
+    },
+  };
+
+  send(data: Buffer): void {
+    this.sends.push(data.toString());
+  }
+
+  seqs(): unknown[][] {
+    return this.writes.map((messages) =>
+      messages.map((m) => {
+        const parsed = JSON.parse(m) as { task_id: string; data: { seq: number } };
+        return `${parsed.task_id}:${parsed.data.seq}`;
+      }),
+    );
+  }
+}
+
+function setUp(options: { perMessageDeflate?: boolean } = {}) {
+  const resolved = resolveTaskStatusOptions({ redisUrl: 'redis://unused', ...options });
+  const counters = new DeliveryCounters();
+  const delivery = new TaskUpdateDelivery(
+    resolved,
+    new ConnectionRegistry<ws.WebSocket>(),
+    counters,
+    { enabled: false } as TaskSnapshotReader,
+    { isUp: true } as RedisSubscriptionStatus,
+    new SlowConsumerGuard(resolved, counters),
+  );
+  return { delivery, counters };
+}
+
+const update = (taskId: string, seq: number, status = 'processing') => ({
+  taskId,
+  data: { status, seq },
+});
+const asSockets = (...sockets: RecordingSocket[]) =>
+  new Set(sockets) as unknown as Set<ws.WebSocket>;
+const endOfTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('TaskUpdateDelivery', () => {
+  it('writes consecutive updates of one task in one write per subscriber, at the end of the turn', async () => {
+    const { delivery, counters } = setUp();
+    const [a, b] = [new RecordingSocket(), new RecordingSocket()];
+    const watchers = asSockets(a, b);
+
+    for (const seq of [1, 2, 3]) assert.equal(delivery.deliverLive(update('t', seq), watchers), 2);
+    assert.deepEqual(a.writes, [], 'nothing is written before the turn ends');
+    await endOfTurn();
+
+    for (const socket of [a, b]) assert.deepEqual(socket.seqs(), [['t:1', 't:2', 't:3']]);
+    assert.equal(counters.framesDelivered, 6);
+  });
+
+  it('keeps the channel order across tasks for a client watching several', async () => {
+    const { delivery } = setUp();
+    const both = new RecordingSocket();
+    const onlyX = new RecordingSocket();
+    const xWatchers = asSockets(both, onlyX);
+    const yWatchers = asSockets(both);
+
+    delivery.deliverLive(update('x', 1), xWatchers);
+    delivery.deliverLive(update('x', 2), xWatchers);
+    delivery.deliverLive(update('y', 1), yWatchers);
+    delivery.deliverLive(update('x', 3), xWatchers);
+    await endOfTurn();
+
+    assert.deepEqual(both.seqs(), [['x:1', 'x:2'], ['y:1'], ['x:3']]);
+    assert.deepEqual(onlyX.seqs(), [['x:1', 'x:2'], ['x:3']]);
+  });
+
+  it('caps a run at 64 KiB: a longer burst is several writes, all in order', async () => {
+    const { delivery } = setUp();
+    const socket = new RecordingSocket();
+    const watchers = asSockets(socket);
+    const filler = 'p'.repeat(1000);
+
+    for (let seq = 0; seq < 200; seq += 1) {
+      delivery.deliverLive({ taskId: 't', data: { seq, filler } }, watchers);
+    }
+    await endOfTurn();
+
+    assert.ok(socket.writes.length >= 3, `${socket.writes.length} writes`);
+    for (const messages of socket.writes) {
+      const bytes = messages.reduce((sum, m) => sum + m.length, 0);
+      assert.ok(bytes <= 64 * 1024 + 1100, `a write of ${bytes} bytes`);
+    }
+    assert.deepEqual(
+      socket.seqs().flat(),
+      Array.from({ length: 200 }, (_, seq) => `t:${seq}`),
+    );
+  });
+
+  it('skips sockets that are no longer open', async () => {
+    const { delivery, counters } = setUp();
+    const [open, closing] = [new RecordingSocket(), new RecordingSocket()];
+    closing.readyState = WebSocket.CLOSING;
+
+    delivery.deliverLive(update('t', 1), asSockets(open, closing));
+    await endOfTurn();
+
+    assert.equal(open.writes.length, 1);
+    assert.deepEqual(closing.writes, []);
+    assert.equal(counters.framesDelivered, 1);
+  });
+
+  it('sends each update through ws (framed per socket) when permessage-deflate is on', async () => {
+    const { delivery } = setUp({ perMessageDeflate: true });
+    const socket = new RecordingSocket();
+    const watchers = asSockets(socket);
+
+    delivery.deliverLive(update('t', 1), watchers);
+    delivery.deliverLive(update('t', 2), watchers);
+    await endOfTurn();
+
+    assert.deepEqual(socket.writes, []);
+    assert.deepEqual(
+      socket.sends.map((m) => (JSON.parse(m) as { data: { seq: number } }).data.seq),
+      [1, 2],
+    );
+  });
+
+  it('flushLive writes the pending run at once', () => {
+    const { delivery } = setUp();
+    const socket = new RecordingSocket();
+
+    delivery.deliverLive(update('t', 1), asSockets(socket));
+    delivery.flushLive();
+
+    assert.deepEqual(socket.seqs(), [['t:1']]);
+  });
+});
