@@ -2,8 +2,8 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
-import { EMPTY, from, fromEvent, of, type Observable } from 'rxjs';
-import { catchError, concatMap, filter, first, map, share, takeUntil } from 'rxjs/operators';
+import { EMPTY, from, of, type Observable } from 'rxjs';
+import { concatMap } from 'rxjs/operators';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { UpgradeAuthenticator } from '../auth/upgrade-authenticator.js';
 import { selectSubprotocol } from '../auth/upgrade-token.js';
@@ -18,6 +18,7 @@ import {
 } from '../rate-limit/message-rate-limiter.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from './json-nesting.js';
+import { ConnectionMessageQueue } from './connection-message-queue.js';
 import { isOriginAllowed } from './origin-policy.js';
 import { CloseCode, type ErrorCode, type ErrorMessage } from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
@@ -157,47 +158,45 @@ export class TaskStatusWsAdapter extends WsAdapter {
   }
 
   /**
-   * As in WsAdapter, but one message at a time per connection (concatMap, not mergeMap), so that
-   * answers leave in the order the requests came, whether a handler is synchronous or not.
+   * As in WsAdapter, but one message at a time per connection (as concatMap would), so that
+   * answers leave in the order the requests came, whether a handler is synchronous or not; and
+   * with a plain listener and a small queue instead of an rxjs pipeline per connection, which
+   * idle connections would otherwise hold (see docs/benchmarks.md, S1).
    */
   override bindMessageHandlers(
     client: WebSocket,
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const handlersMap = new Map(handlers.map((handler) => [handler.message as string, handler]));
-    const close$ = fromEvent(client, 'close').pipe(share(), first());
     const context = { connection_id: connectionIdOf(client) };
     const rateLimit = this.rateLimiter.open(context.connection_id);
     if (rateLimit) this.limitProtocolPings(client, rateLimit);
-    fromEvent(client, 'message')
-      .pipe(
-        // Nothing more is read from a connection that is being closed.
-        filter(() => client.readyState === WebSocket.OPEN),
-        // As each message arrives, before it is parsed or queued behind a slower one: an
-        // over-rate message is answered (or ends the connection) without being read.
-        map((event) => (rateLimit === undefined || rateLimit.take() ? event : OVER_RATE)),
-        concatMap((event) =>
-          // Whatever a handler logs, now or after an await, carries the connection's id.
-          logContext
-            .run(context, () =>
-              event === OVER_RATE && rateLimit
-                ? this.answerOverRate(client, rateLimit)
-                : this.bindMessageHandler(event as { data: unknown }, handlersMap, transform),
-            )
-            .pipe(
-              filter((response) => response !== undefined && response !== null),
-              catchError((error: unknown) => {
-                this.logger.error(error);
-                return EMPTY;
-              }),
-            ),
+    const queue = new ConnectionMessageQueue<{ data: unknown } | typeof OVER_RATE>(
+      // Whatever a handler logs, now or after an await, carries the connection's id.
+      (event) =>
+        logContext.run(context, () =>
+          event === OVER_RATE && rateLimit
+            ? this.answerOverRate(client, rateLimit)
+            : this.route(event as { data: unknown }, handlers, transform),
         ),
-        takeUntil(close$),
-      )
-      .subscribe((response) => {
+      (response) => {
         if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(response));
-      });
+      },
+      (error) => this.logger.error(error),
+    );
+    client.on('message', (data: Buffer, isBinary: boolean) => {
+      // Nothing more is read from a connection that is being closed.
+      if (client.readyState !== WebSocket.OPEN) return;
+      // As each message arrives, before it is parsed or queued behind a slower one: an
+      // over-rate message is answered (or ends the connection) without being read.
+      if (rateLimit !== undefined && !rateLimit.take()) {
+        queue.push(OVER_RATE);
+        return;
+      }
+      // ws hands a text message over as a Buffer; handlers get the text, binary stays a Buffer.
+      queue.push({ data: isBinary ? data : data.toString() });
+    });
+    client.once('close', () => queue.close());
   }
 
   /**
@@ -262,6 +261,18 @@ export class TaskStatusWsAdapter extends WsAdapter {
     handlers: Map<string, MessageMappingProperties>,
     transform: (data: unknown) => Observable<unknown>,
   ): Observable<unknown> {
+    return this.route(event, [...handlers.values()], transform);
+  }
+
+  /**
+   * Routes one message by its `type`. The handlers are the connection's own (Nest binds them to
+   * it); a scan of the few of them saves a Map per connection.
+   */
+  private route(
+    event: { data: unknown },
+    handlers: readonly MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): Observable<unknown> {
     // ws hands text frames over as strings and binary frames as Buffers.
     if (typeof event.data !== 'string') {
       return protocolError(
@@ -288,12 +299,12 @@ export class TaskStatusWsAdapter extends WsAdapter {
     if (typeof type !== 'string') {
       return protocolError('invalid_message', 'type must be a string', 'type');
     }
-    const handler = handlers.get(type);
+    const handler = handlers.find((candidate) => candidate.message === type);
     if (!handler) {
       const shown = type.length > 32 ? `${type.slice(0, 32)}...` : type;
       return protocolError(
         'unknown_type',
-        `Unknown message type ${JSON.stringify(shown)}; expected one of: ${[...handlers.keys()].join(', ')}`,
+        `Unknown message type ${JSON.stringify(shown)}; expected one of: ${handlers.map((candidate) => String(candidate.message)).join(', ')}`,
       );
     }
     try {
