@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { ConnectionRateLimit } from './connection-rate-limit.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface MessageRateLimitOptions {
@@ -9,18 +10,6 @@ export interface MessageRateLimitOptions {
   /** Over-limit messages answered with `rate_limited` within the window; the next one closes. */
   maxViolations: number;
   violationWindowMs: number;
-}
-
-/** What to do with an over-limit message: answer it with an error, or close the connection. */
-export type ViolationVerdict = 'answer' | 'close';
-
-/** The rate limit of one connection, created when it opens and released when it closes. */
-export interface ConnectionRateLimit {
-  /** Takes a token for one inbound message; false when the connection is over its rate. */
-  take(): boolean;
-  /** Counts an over-limit message against the connection. */
-  violation(): Promise<ViolationVerdict>;
-  release(): void;
 }
 
 /**
@@ -55,20 +44,7 @@ export class MessageRateLimiter {
   open(connectionKey: string): ConnectionRateLimit | undefined {
     const violations = this.violations;
     if (violations === undefined) return undefined;
-    const clock = this.clock;
-    const bucket = new TokenBucket(this.options.perSecond, this.options.burst, clock());
-    return {
-      take: () => bucket.take(clock()),
-      violation: () =>
-        violations.consume(connectionKey).then(
-          (): ViolationVerdict => 'answer',
-          (rejection: unknown): ViolationVerdict => {
-            // The in-memory store only rejects with "points exhausted"; anything else is a bug.
-            if (rejection instanceof RateLimiterRes) return 'close';
-            throw rejection;
-          },
-        ),
-      release: () => void violations.delete(connectionKey),
-    };
+    const bucket = new TokenBucket(this.options.perSecond, this.options.burst, this.clock());
+    return new ConnectionRateLimit(bucket, this.clock, violations, connectionKey);
   }
 }
