@@ -13,7 +13,10 @@ import type { ResolvedTaskStatusOptions } from '../task-status/task-status-modul
 /** Prefix of this service's own metrics; Node's default metrics keep their usual names. */
 export const METRIC_PREFIX = 'task_status_gateway_';
 
-/** Seconds from a Redis message's arrival to its last socket write: sub-millisecond to one second. */
+/**
+ * Seconds from a Redis message's arrival until its frame is queued for its sockets (written in the
+ * same event-loop turn): sub-millisecond to one second.
+ */
 export const DELIVERY_DURATION_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 ];

@@ -25,8 +25,9 @@ export interface RedisSubscriberEvents {
   /** A well-formed update arrived (emitted before delivery, whether or not anyone here watches the task). */
   update: [update: TaskUpdate];
   /**
-   * An update was written to its subscribers: how many, and the seconds from the message's
-   * arrival to the last socket write. Timed only while someone listens.
+   * An update went to its subscribers: how many, and the seconds from the message's arrival until
+   * its frame was queued for them (the writes follow within the same event-loop turn, joined
+   * with the task's next updates from the same read). Timed only while someone listens.
    */
   delivered: [taskId: string, recipients: number, seconds: number];
   /** A message was dropped as malformed. */
