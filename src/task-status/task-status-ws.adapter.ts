@@ -12,10 +12,8 @@ import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { connectionIdOf } from '../connections/connection-id.js';
 import { ConnectionsPerIp } from '../connections/connections-per-ip.js';
 import { logContext } from '../logging/log-context.js';
-import {
-  MessageRateLimiter,
-  type ConnectionRateLimit,
-} from '../rate-limit/message-rate-limiter.js';
+import type { ConnectionRateLimit } from '../rate-limit/connection-rate-limit.js';
+import { MessageRateLimiter } from '../rate-limit/message-rate-limiter.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from './json-nesting.js';
 import { ConnectionMessageQueue } from './connection-message-queue.js';
