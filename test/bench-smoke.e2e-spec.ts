@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 const BUILD_TIMEOUT_MS = 90_000;
 const RUN_TIMEOUT_MS = 150_000;
 const TARGETS = ['gateway', 'bare-relay', 'socketio'];
-const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5'];
+const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
 
 /** The parts of bench/results/<timestamp>.json that this test reads (see bench/src/run-record.ts). */
 interface SmokeRecord {
@@ -134,8 +134,8 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
     }
   });
 
-  it('counted every frame of S2, S3 and S4 and lost none', () => {
-    for (const scenario of ['S2', 'S3', 'S4']) {
+  it('counted every frame of S2, S3, S4 and of the S6 readers, and lost none', () => {
+    for (const scenario of ['S2', 'S3', 'S4', 'S6']) {
       for (const target of TARGETS) {
         const delivery = cell(scenario, target).runs[0].delivery;
         const where = `${scenario} ${target}`;
@@ -170,6 +170,24 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
       assert.ok(s5.metrics.updatesPerSec > 0, target);
       assert.ok(Number.isFinite(s5.metrics.cpuPerUpdateOverJsonParse), target);
     }
+  });
+
+  it('ran S6 with its slow clients connected, and recorded both criteria and the bound', () => {
+    for (const target of TARGETS) {
+      const { metrics } = cell('S6', target).runs[0];
+      assert.equal(metrics.slowClients, record.sizes['s6-slow'], target);
+      assert.ok(metrics.latencyP99MsA > 0 && metrics.latencyP99MsB > 0, target);
+      assert.ok(Number.isFinite(metrics.latencyP99RatioBA), target);
+      assert.ok([0, 1].includes(metrics.p99WithinTwiceMet), target);
+      assert.ok([0, 1].includes(metrics.rssUnderBoundMet), target);
+      assert.ok(metrics.rssBoundMiB > metrics.rssBeforeSlowMiB, target);
+      assert.ok(metrics.peakRssMiB > 0, target);
+    }
+    // Only the gateway has the counters; whether its slow clients got past WS_BACKPRESSURE_BYTES
+    // depends on the machine's socket buffers, so only their presence is checked.
+    const gateway = cell('S6', 'gateway').runs[0].metrics;
+    assert.ok(Number.isFinite(gateway.gatewaySlowConsumers));
+    assert.equal(cell('S6', 'bare-relay').runs[0].metrics.gatewaySlowConsumers, undefined);
   });
 
   it('recorded the machine, the pinning, the load and its own CPU', () => {

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TARGET_NAMES, type TargetName } from './target-process.js';
+import { defaultTargets, TARGET_NAMES, type TargetName } from './target-process.js';
 
-export const SCENARIO_IDS = ['S1', 'S2', 'S3', 'S4', 'S5'] as const;
+export const SCENARIO_IDS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 /**
@@ -32,6 +32,26 @@ const SIZES = {
   's5-rate': { full: 20_000, smoke: 2_000, help: 'S5 irrelevant updates per second' },
   's5-duration-s': { full: 10, smoke: 1.5, help: 'S5 measured publishing time' },
   's5-watchers': { full: 1_000, smoke: 20, help: 'S5 idle connections on other tasks' },
+  's6-readers': { full: 500, smoke: 20, help: 'S6 connections that read, measured' },
+  's6-slow': { full: 500, smoke: 20, help: 'S6 connections that subscribe, then never read' },
+  's6-tasks': { full: 10, smoke: 4, help: 'S6 tasks (readers and slow clients spread over them)' },
+  's6-rate': { full: 100, smoke: 200, help: 'S6 updates published per second' },
+  's6-fill-s': {
+    full: 10,
+    smoke: 1.5,
+    help: 'S6 publishing with the slow clients before measuring: their kernel buffers fill',
+  },
+  's6-duration-s': { full: 10, smoke: 1.5, help: 'S6 measured publishing time of each phase' },
+  's6-payload-bytes': {
+    full: 65_536,
+    smoke: 65_536,
+    help: "size of an S6 update: large, so that the slow clients' kernel buffers fill",
+  },
+  's6-rss-limit-mib': {
+    full: 4_096,
+    smoke: 4_096,
+    help: "S6 stops publishing when the target's RSS passes this",
+  },
   'warmup-s': { full: 1, smoke: 0.3, help: 'publishing before each measured window (S2, S3, S5)' },
   'settle-ms': { full: 2_000, smoke: 200, help: 'pause before memory readings (S1)' },
   'drain-timeout-s': {
@@ -98,7 +118,7 @@ scenarios against it. Writes bench/results/<timestamp>.{json,md,svg}; a full run
 results section of docs/benchmarks.md and docs/benchmarks.svg.
 
   --smoke                 tiny sizes, one repetition, one target process per target, no docs
-  --targets LIST          comma-separated: ${TARGET_NAMES.join(', ')} (default: all)
+  --targets LIST          comma-separated: ${TARGET_NAMES.join(', ')} (default: all; nchan only if installed)
   --scenarios LIST        comma-separated: ${SCENARIO_IDS.join(', ')} (default: all)
   --gateway PATH          the built gateway (default dist/main.js; BENCH_GATEWAY)
   --results-dir DIR       where the run's records go (default bench/results; BENCH_RESULTS_DIR)
@@ -173,8 +193,9 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
   for (const name of ['reps', 'workers'] as const)
     sizes[name] = Math.max(1, Math.round(sizes[name]));
 
+  const installed = defaultTargets();
   const targets = list(
-    values.targets ?? env.BENCH_TARGETS ?? TARGET_NAMES.join(','),
+    values.targets ?? env.BENCH_TARGETS ?? installed.join(','),
     TARGET_NAMES,
     'target',
   );
@@ -184,7 +205,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     'scenario',
   );
   const complete =
-    targets.length === TARGET_NAMES.length && scenarios.length === SCENARIO_IDS.length;
+    installed.every((name) => targets.includes(name)) && scenarios.length === SCENARIO_IDS.length;
   const label = smoke
     ? 'smoke'
     : !changed && complete

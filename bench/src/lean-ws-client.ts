@@ -5,10 +5,12 @@ import type { LatencyHistogram } from './latency-histogram.js';
 
 /**
  * Which protocol the connection speaks on top of WebSocket: ours (`task-status`: subscribe ->
- * subscribed, status_update frames) or Socket.IO 4 over its WebSocket transport only
- * (engine.io v4 packets `0` open, `2`/`3` ping/pong, socket.io `40` connect, `42[...]` events).
+ * subscribed, status_update frames), Socket.IO 4 over its WebSocket transport only
+ * (engine.io v4 packets `0` open, `2`/`3` ping/pong, socket.io `40` connect, `42[...]` events),
+ * or nchan's (`nchan`: one URL per channel, `/sub/<task_id>`, subscribed once upgraded, and each
+ * text frame the published body as it is).
  */
-export type Dialect = 'task-status' | 'socketio';
+export type Dialect = 'task-status' | 'socketio' | 'nchan';
 
 export interface ConnectionTarget {
   host: string;
@@ -40,6 +42,8 @@ const TASK_STATUS_UPDATE = Buffer.from('{"type":"status_update"');
 const TASK_STATUS_SUBSCRIBED = Buffer.from('{"type":"subscribed"');
 const SOCKETIO_UPDATE = Buffer.from('42["status_update"');
 const SOCKETIO_SUBSCRIBED = Buffer.from('42["subscribed"');
+/** nchan sends the published update itself, which starts with its task id (update-message.ts). */
+const NCHAN_UPDATE = Buffer.from('{"task_id":"');
 const SEQ_KEY = Buffer.from('"seq":');
 const SENT_AT_KEY = Buffer.from('"sent_at_us":');
 const CHAR_0 = 0x30;
@@ -100,6 +104,17 @@ function readIntegerAfter(buffer: Buffer, key: Buffer, from: number, end: number
   return i;
 }
 
+function upgradePath(dialect: Dialect, taskId: string): string {
+  switch (dialect) {
+    case 'task-status':
+      return '/ws';
+    case 'socketio':
+      return '/socket.io/?EIO=4&transport=websocket';
+    case 'nchan':
+      return `/sub/${encodeURIComponent(taskId)}`;
+  }
+}
+
 /** A client frame (always masked, RFC 6455 §5.3) carrying `payload` with `opcode`. */
 function encodeClientFrame(opcode: number, payload: Buffer): Buffer {
   const length = payload.length;
@@ -149,12 +164,21 @@ export class LeanConnection {
   private rest: Buffer | undefined;
   private readonly key = randomBytes(16).toString('base64');
   private settle: ((error?: Error) => void) | undefined;
+  /** How an update frame of this dialect starts. */
+  private readonly updatePrefix: Buffer;
 
   constructor(
     private readonly target: ConnectionTarget,
     readonly taskId: string,
     private readonly tally: DeliveryTally,
-  ) {}
+  ) {
+    this.updatePrefix =
+      target.dialect === 'socketio'
+        ? SOCKETIO_UPDATE
+        : target.dialect === 'nchan'
+          ? NCHAN_UPDATE
+          : TASK_STATUS_UPDATE;
+  }
 
   /** Connects, upgrades and subscribes; resolves once the server confirmed the subscription. */
   open(timeoutMs: number): Promise<void> {
@@ -169,8 +193,7 @@ export class LeanConnection {
         if (error) reject(error);
         else resolve();
       };
-      const path =
-        this.target.dialect === 'socketio' ? '/socket.io/?EIO=4&transport=websocket' : '/ws';
+      const path = upgradePath(this.target.dialect, this.taskId);
       const socket = connect({
         host: this.target.host,
         port: this.target.port,
@@ -197,6 +220,14 @@ export class LeanConnection {
     const socket = this.socket;
     this.socket = undefined;
     if (socket && !socket.destroyed) socket.resetAndDestroy();
+  }
+
+  /**
+   * Stops reading for good, as a stalled client does: with `onread`, `pause()` stops the reads
+   * in libuv, so the kernel buffers fill and the server's writes back up. Costs no CPU after.
+   */
+  stopReading(): void {
+    this.socket?.pause();
   }
 
   private fail(error: Error): void {
@@ -307,19 +338,24 @@ export class LeanConnection {
     this.state = State.Subscribing;
     if (this.target.dialect === 'task-status') {
       this.sendText(`{"type":"subscribe","task_id":"${this.taskId}"}`);
+    } else if (this.target.dialect === 'nchan') {
+      // nchan answers the upgrade once the subscriber is in its channel: nothing more to wait for.
+      this.onSubscribed();
     }
     // Socket.IO: the server speaks first (engine.io open packet), see onSocketIoControl.
     return end + 4;
   }
 
   private onText(buffer: Buffer, start: number, end: number, now: number): void {
-    const socketio = this.target.dialect === 'socketio';
-    const update = socketio ? SOCKETIO_UPDATE : TASK_STATUS_UPDATE;
+    const update = this.updatePrefix;
     if (startsWith(buffer, start, end, update)) {
       this.onUpdate(buffer, start, end, now, update.length);
-    } else if (socketio) {
+    } else if (this.target.dialect === 'socketio') {
       this.onSocketIoControl(buffer, start, end);
-    } else if (startsWith(buffer, start, end, TASK_STATUS_SUBSCRIBED)) {
+    } else if (
+      this.target.dialect === 'task-status' &&
+      startsWith(buffer, start, end, TASK_STATUS_SUBSCRIBED)
+    ) {
       this.onSubscribed();
     } else {
       this.onUnexpected(buffer, start, end);

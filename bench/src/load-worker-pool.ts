@@ -84,7 +84,10 @@ export class LoadWorkerPool {
     return total;
   }
 
-  /** Opens one connection per entry of `taskIds`, each subscribed to that task. */
+  /**
+   * Opens one connection per entry of `taskIds`, each subscribed to that task. `stall`: they
+   * stop reading once subscribed, and are left out of frames, progress and verify.
+   */
   async connect(
     host: string,
     port: number,
@@ -92,6 +95,7 @@ export class LoadWorkerPool {
     taskIds: string[],
     concurrency: number,
     timeoutMs: number,
+    stall = false,
   ): Promise<ConnectResult> {
     const shares = this.workers.map((): string[] => []);
     taskIds.forEach((taskId, index) => shares[index % shares.length].push(taskId));
@@ -106,6 +110,7 @@ export class LoadWorkerPool {
             taskIds: share,
             concurrency: Math.max(1, Math.ceil(concurrency / this.workers.length)),
             timeoutMs,
+            stall,
           }) as Promise<ConnectResult>,
       ),
     );

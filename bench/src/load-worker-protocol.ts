@@ -12,6 +12,8 @@ export type WorkerCommand = { id: number } & (
       /** Connections being opened at once. */
       concurrency: number;
       timeoutMs: number;
+      /** Stop reading once subscribed (slow clients, S6); their frames are counted apart. */
+      stall?: boolean;
     }
   /** Pushes `progress` every `intervalMs` while frames arrive; 0 stops it. */
   | { op: 'progress'; intervalMs: number }

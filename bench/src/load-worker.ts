@@ -14,6 +14,9 @@ import type {
 
 let connections: LeanConnection[] = [];
 let tally = new DeliveryTally(new LatencyHistogram());
+/** Connections that stopped reading: kept open, left out of every count and check. */
+let stalled: LeanConnection[] = [];
+let stalledTally = new DeliveryTally(new LatencyHistogram());
 let progressTimer: NodeJS.Timeout | undefined;
 
 function send(message: WorkerMessage): void {
@@ -23,14 +26,24 @@ function send(message: WorkerMessage): void {
 async function openAll(command: Extract<WorkerCommand, { op: 'connect' }>): Promise<ConnectResult> {
   const target = { host: command.host, port: command.port, dialect: command.dialect };
   const result: ConnectResult = { opened: 0, failed: 0 };
+  const stall = command.stall === true;
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < command.taskIds.length) {
-      const connection = new LeanConnection(target, command.taskIds[next], tally);
+      const connection = new LeanConnection(
+        target,
+        command.taskIds[next],
+        stall ? stalledTally : tally,
+      );
       next += 1;
       try {
         await connection.open(command.timeoutMs);
-        connections.push(connection);
+        if (stall) {
+          connection.stopReading();
+          stalled.push(connection);
+        } else {
+          connections.push(connection);
+        }
         result.opened += 1;
       } catch (error) {
         result.failed += 1;
@@ -94,8 +107,11 @@ function setProgress(intervalMs: number): void {
 function closeAll(): void {
   setProgress(0);
   for (const connection of connections) connection.close();
+  for (const connection of stalled) connection.close();
   connections = [];
+  stalled = [];
   tally = new DeliveryTally(new LatencyHistogram());
+  stalledTally = new DeliveryTally(new LatencyHistogram());
 }
 
 async function handle(command: WorkerCommand): Promise<WorkerMessage> {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -39,6 +39,52 @@ export function processMemory(pid: number): MemoryStats {
     return match ? Number(match[1]) * 1024 : 0;
   };
   return { rss: kib('VmRSS'), peakRss: kib('VmHWM') };
+}
+
+/** Descriptors a process holds open (/proc/<pid>/fd): one per connection, plus a few. */
+export function openFileCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+let pageBytes: number | undefined;
+
+/** The kernel's page size, the unit of its TCP memory accounting. */
+function pageSize(): number {
+  if (pageBytes === undefined) {
+    try {
+      pageBytes = Number(execFileSync('getconf', ['PAGESIZE']).toString().trim()) || 4096;
+    } catch {
+      pageBytes = 4096;
+    }
+  }
+  return pageBytes;
+}
+
+export interface KernelTcpMemory {
+  /** Socket buffer memory of every TCP socket of the machine (/proc/net/sockstat), bytes. */
+  bytes: number;
+  /** tcp_mem[1]: above it the kernel shrinks every TCP socket's buffers (memory pressure), bytes. */
+  pressureBytes: number;
+  /** Times the kernel entered TCP memory pressure since boot (TcpExt TCPMemoryPressures). */
+  pressures: number;
+}
+
+/** Machine-wide, not per process: a socket's kernel buffers are in no process's RSS. */
+export function kernelTcpMemory(): KernelTcpMemory {
+  const page = pageSize();
+  const sockstat = readFileSync('/proc/net/sockstat', 'latin1');
+  const pages = Number(/^TCP:.* mem (\d+)/m.exec(sockstat)?.[1] ?? Number.NaN);
+  const limits = readFileSync('/proc/sys/net/ipv4/tcp_mem', 'latin1').trim().split(/\s+/);
+  const netstat = readFileSync('/proc/net/netstat', 'latin1').split('\n');
+  let pressures = Number.NaN;
+  for (let i = 0; i + 1 < netstat.length; i += 2) {
+    if (!netstat[i].startsWith('TcpExt:')) continue;
+    const names = netstat[i].split(' ');
+    const values = netstat[i + 1].split(' ');
+    const at = names.indexOf('TCPMemoryPressures');
+    if (at > 0) pressures = Number(values[at]);
+  }
+  return { bytes: pages * page, pressureBytes: Number(limits[1]) * page, pressures };
 }
 
 /** Busy and total jiffies of each CPU since boot, from /proc/stat. */

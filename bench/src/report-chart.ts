@@ -8,6 +8,7 @@ const COLORS: Record<string, string> = {
   gateway: '#1f77b4',
   'bare-relay': '#7f7f7f',
   socketio: '#ff7f0e',
+  nchan: '#9467bd',
   'one JSON.parse': '#2ca02c',
 };
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { withTimeout } from './timeouts.js';
+import type { UpdatePublisher } from './update-publisher.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -12,7 +13,7 @@ const COLON = 0x3a;
  * counted, not queued. Far cheaper per message than a general client, so that the publisher does
  * not compete with the load generator for its CPU.
  */
-export class RespPublisher {
+export class RespPublisher implements UpdatePublisher {
   /** PUBLISH commands written. */
   published = 0;
   /** Replies read. */

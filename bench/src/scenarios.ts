@@ -1,12 +1,20 @@
 import type { BenchOptions, ScenarioId } from './bench-options.js';
 import { monotonicMicros, sleep } from './clock.js';
+import { readGatewayCounters, type GatewayCounters } from './gateway-counters.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import type { LoadWorkerPool, PoolSnapshot } from './load-worker-pool.js';
-import { busyCores, cpuTimes, processCpuSeconds } from './proc-stats.js';
+import { MemorySampler } from './memory-sampler.js';
+import {
+  busyCores,
+  cpuTimes,
+  kernelTcpMemory,
+  openFileCount,
+  processCpuSeconds,
+} from './proc-stats.js';
 import type { RedisServerProcess } from './redis-server-process.js';
-import { RespPublisher } from './resp-publisher.js';
 import type { TargetProcess } from './target-process.js';
-import type { UpdateMessages } from './update-message.js';
+import { UpdateMessages } from './update-message.js';
+import { connectPublisher, type UpdatePublisher } from './update-publisher.js';
 
 export interface ScenarioContext {
   options: BenchOptions;
@@ -117,7 +125,7 @@ interface WindowUsage {
 class UsageWindow {
   private constructor(
     private readonly ctx: ScenarioContext,
-    private readonly publisher: RespPublisher | undefined,
+    private readonly publisher: UpdatePublisher | undefined,
     private readonly startedAt: number,
     private readonly pool: PoolSnapshot,
     private readonly coordinator: NodeJS.CpuUsage,
@@ -127,7 +135,7 @@ class UsageWindow {
     private readonly cpus: ReturnType<typeof cpuTimes>,
   ) {}
 
-  static async open(ctx: ScenarioContext, publisher?: RespPublisher): Promise<UsageWindow> {
+  static async open(ctx: ScenarioContext, publisher?: UpdatePublisher): Promise<UsageWindow> {
     const pool = await ctx.pool.snapshot();
     return new UsageWindow(
       ctx,
@@ -185,11 +193,15 @@ function range(count: number): number[] {
   return Array.from({ length: count }, (_, index) => index);
 }
 
-/** Opens one connection per entry of `taskIds`; returns how many opened, and in how long. */
+/**
+ * Opens one connection per entry of `taskIds`; returns how many opened, and in how long.
+ * `stall`: they stop reading once subscribed (S6's slow clients).
+ */
 async function connect(
   ctx: ScenarioContext,
   taskIds: string[],
   problems: string[],
+  stall = false,
 ): Promise<{ opened: number; seconds: number }> {
   const { sizes } = ctx.options;
   const started = monotonicMicros();
@@ -200,6 +212,7 @@ async function connect(
     taskIds,
     sizes['connect-concurrency'],
     Math.max(30_000, taskIds.length * 10),
+    stall,
   );
   if (result.failed > 0) {
     problems.push(
@@ -211,7 +224,7 @@ async function connect(
 
 /** Publishes `next()` at `rate` per second from a timer until stopped. */
 function publishAtRate(
-  publisher: RespPublisher,
+  publisher: UpdatePublisher,
   rate: number,
   next: (now: number) => string,
 ): { stop: () => void; startedAt: number } {
@@ -343,7 +356,7 @@ async function s2FanOut(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
     (i) => tasks.taskIds[i % tasks.taskIds.length],
   );
   await connect(ctx, connections, problems);
-  const publisher = await RespPublisher.connect(ctx.redis.port, ctx.options.channel);
+  const publisher = await connectPublisher(ctx);
   await ctx.pool.setProgressInterval(PROGRESS_INTERVAL_MS);
 
   // Closed loop: at most `s2-window` updates in flight (published, not yet received by all).
@@ -404,7 +417,7 @@ async function s3Latency(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
     (i) => tasks.taskIds[i % tasks.taskIds.length],
   );
   await connect(ctx, connections, problems);
-  const publisher = await RespPublisher.connect(ctx.redis.port, ctx.options.channel);
+  const publisher = await connectPublisher(ctx);
   await ctx.pool.setProgressInterval(PROGRESS_INTERVAL_MS);
 
   const publishing = publishAtRate(publisher, sizes['s3-rate'], (now) => tasks.next(now));
@@ -446,7 +459,7 @@ async function s4HotTask(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
     range(subscribers).map(() => tasks.taskIds[0]),
     problems,
   );
-  const publisher = await RespPublisher.connect(ctx.redis.port, ctx.options.channel);
+  const publisher = await connectPublisher(ctx);
   await ctx.pool.setProgressInterval(PROGRESS_INTERVAL_MS);
 
   let peakRss = ctx.target.memory().rss;
@@ -499,7 +512,7 @@ async function s5Irrelevant(ctx: ScenarioContext): Promise<ScenarioMeasurement> 
     range(Math.min(50_000, sizes['s5-rate'])).map((i) => `${ctx.runId}-x${i}`),
     ctx.messages,
   );
-  const publisher = await RespPublisher.connect(ctx.redis.port, ctx.options.channel);
+  const publisher = await connectPublisher(ctx);
 
   const publishing = publishAtRate(publisher, sizes['s5-rate'], (now) => irrelevant.next(now));
   await sleep(sizes['warmup-s'] * 1000);
@@ -535,6 +548,206 @@ async function s5Irrelevant(ctx: ScenarioContext): Promise<ScenarioMeasurement> 
   };
 }
 
+/** The gateway's default WS_SLOW_CLIENT_MAX_BYTES: what one slow client may hold before 1013. */
+const GATEWAY_SLOW_CLIENT_MAX_BYTES = 2 * 1024 * 1024;
+const MIB = 2 ** 20;
+
+/** Sleeps `ms`, or less once `stop()` turns true (checked every 100 ms). */
+async function sleepUnless(ms: number, stop: () => boolean): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!stop()) {
+    const left = deadline - performance.now();
+    if (left <= 0) return;
+    await sleep(Math.min(100, left));
+  }
+}
+
+/** Both phases' load generator figures as one: the higher use, saturated if either was. */
+function mergeUsage(a: LoadGeneratorUsage, b: LoadGeneratorUsage): LoadGeneratorUsage {
+  return {
+    ...b,
+    share: Math.max(a.share, b.share),
+    clientCpusBusy: Math.max(a.clientCpusBusy, b.clientCpusBusy),
+    othersOnTargetCpus: Math.max(a.othersOnTargetCpus, b.othersOnTargetCpus),
+    saturated: a.saturated || b.saturated,
+  };
+}
+
+function quantileMs(histogram: LatencyHistogram, q: number): number {
+  return histogram.count > 0 ? histogram.quantile(q) / 1000 : Number.NaN;
+}
+
+/**
+ * S6 (issue 4): readers beside clients that subscribe to the same tasks and never read, against
+ * one target process. Phase A: the readers alone. Phase B: the slow clients connect, publishing
+ * at the same rate fills their kernel buffers (`s6-fill-s`), then the same window as A is
+ * measured. The readers' latency in both, the target's RSS against the bound (RSS before the slow
+ * clients + slow clients x WS_SLOW_CLIENT_MAX_BYTES), and for the gateway its counters.
+ */
+async function s6SlowConsumers(ctx: ScenarioContext): Promise<ScenarioMeasurement> {
+  const { sizes } = ctx.options;
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const tasks = new TaskSequencer(
+    range(sizes['s6-tasks']).map((i) => `${ctx.runId}-t${i}`),
+    new UpdateMessages(sizes['s6-payload-bytes']),
+  );
+  const taskOf = (i: number): string => tasks.taskIds[i % tasks.taskIds.length];
+  const readers = range(sizes['s6-readers']).map(taskOf);
+  const counters = async (): Promise<GatewayCounters | undefined> => {
+    if (ctx.target.definition.name !== 'gateway' || !ctx.target.running) return undefined;
+    try {
+      return await readGatewayCounters(ctx.target.port);
+    } catch (error) {
+      notes.push(`gateway counters not read: ${String(error)}`);
+      return undefined;
+    }
+  };
+  await connect(ctx, readers, problems);
+  const publisher = await connectPublisher(ctx);
+  await ctx.pool.setProgressInterval(PROGRESS_INTERVAL_MS);
+
+  let publishing: { stop: () => void } | undefined;
+  const limitMiB = sizes['s6-rss-limit-mib'];
+  const memory = new MemorySampler(ctx.target, limitMiB * MIB, () => publishing?.stop());
+  const overLimit = (): boolean => memory.overLimitAt !== undefined;
+
+  /**
+   * Publishes for `settleMs` (A: the warm-up; B: the fill), then for the measured window, then
+   * waits for the readers' frames. `atWindow` runs between the two.
+   */
+  const phase = async (settleMs: number, atWindow: () => Promise<void>) => {
+    publishing = publishAtRate(publisher, sizes['s6-rate'], (now) => tasks.next(now));
+    await ctx.pool.resetLatency();
+    await sleepUnless(settleMs, overLimit);
+    const settling = (await ctx.pool.verify({})).latency;
+    await atWindow();
+    await ctx.pool.resetLatency();
+    const window = await UsageWindow.open(ctx, publisher);
+    const halfMs = (sizes['s6-duration-s'] * 1000) / 2;
+    await sleepUnless(halfMs, overLimit);
+    const midRss = memory.sample();
+    const midAt = performance.now();
+    await sleepUnless(halfMs, overLimit);
+    // Over the window's second half: near 0 once a target holds a bounded amount (garbage not
+    // yet collected shows here too).
+    const growth = (memory.sample() - midRss) / MIB / ((performance.now() - midAt) / 1000);
+    const usage = await window.close();
+    publishing.stop();
+    await publisher.settled(10_000);
+    const expected = tasks.expected();
+    const expectedFrames = readers.reduce((sum, taskId) => sum + expected[taskId], 0);
+    const drained = await waitForDelivery(ctx, expectedFrames);
+    const { latency } = await ctx.pool.verify(expected);
+    return { usage, drained, growth, settling, latency };
+  };
+
+  try {
+    const atStart = await counters();
+    memory.resetPeaks();
+    const a = await phase(sizes['warmup-s'] * 1000, () => Promise.resolve());
+    if (!a.drained) problems.push('phase A (readers alone) did not drain');
+    const peakA = memory.peakRss;
+    const afterA = await counters();
+
+    const rssBeforeSlow = memory.resetPeaks();
+    const tcpBefore = kernelTcpMemory();
+    const slow = range(sizes['s6-slow']).map(taskOf);
+    const { opened: slowOpened } = await connect(ctx, slow, problems, true);
+    const rssSlowIdle = memory.sample();
+    const descriptors = (): number => (ctx.target.running ? openFileCount(ctx.target.pid) : 0);
+    const descriptorsBefore = descriptors();
+    let countersAtWindow: GatewayCounters | undefined;
+    const b = await phase(sizes['s6-fill-s'] * 1000, async () => {
+      countersAtWindow = await counters();
+    });
+    const descriptorsAfter = descriptors();
+    const afterB = await counters();
+    const tcpAfter = kernelTcpMemory();
+    // Problems are reported once, by this check, which counts both phases.
+    const { check } = await verify(ctx, tasks.expected(), b.drained, problems);
+
+    if (memory.overLimitAt !== undefined) {
+      notes.push(
+        `the target's RSS passed ${limitMiB} MiB (--s6-rss-limit-mib): publishing stopped early`,
+      );
+    }
+    if (atStart && afterA && afterA.slowConsumers > atStart.slowConsumers) {
+      notes.push(
+        `phase A: the gateway held back ${afterA.slowConsumers - atStart.slowConsumers} ` +
+          'readers (over WS_BACKPRESSURE_BYTES): the load generator fell behind',
+      );
+    }
+    const pressures = tcpAfter.pressures - tcpBefore.pressures;
+    if (pressures > 0 || memory.peakTcp >= tcpBefore.pressureBytes) {
+      notes.push(
+        `the kernel's TCP memory reached its pressure threshold (tcp_mem[1], ` +
+          `${Math.round(tcpBefore.pressureBytes / MIB)} MiB) with the slow clients: in pressure ` +
+          "it throttles every TCP socket of the machine, the target's Redis connection included, " +
+          "so the readers' latency shows the kernel as much as the target (docs/benchmarks.md, S6)",
+      );
+    }
+    const slowClientMaxBytes = Number(
+      ctx.target.definition.env.WS_SLOW_CLIENT_MAX_BYTES ?? GATEWAY_SLOW_CLIENT_MAX_BYTES,
+    );
+    const peakB = memory.peakRss;
+    const bound = rssBeforeSlow + slowOpened * slowClientMaxBytes;
+    const a99 = quantileMs(a.latency, 0.99);
+    const b99 = quantileMs(b.latency, 0.99);
+    const gatewayMetrics: Record<string, number> =
+      afterA && countersAtWindow && afterB
+        ? {
+            gatewaySlowHeldAtWindow: countersAtWindow.slowConsumers - afterA.slowConsumers,
+            gatewaySlowConsumers: afterB.slowConsumers - afterA.slowConsumers,
+            gatewayFramesCoalesced: afterB.framesCoalesced - afterA.framesCoalesced,
+            gatewaySlowConsumerCloses: afterB.slowConsumerCloses - afterA.slowConsumerCloses,
+            gatewayHeartbeatTerminations:
+              afterB.heartbeatTerminations - afterA.heartbeatTerminations,
+          }
+        : {};
+    return {
+      metrics: {
+        latencyP99RatioBA: b99 / a99,
+        peakRssMiB: peakB / MIB,
+        latencyP99MsA: a99,
+        latencyP99MsB: b99,
+        p99WithinTwiceMet: b99 <= 2 * a99 ? 1 : 0,
+        rssBoundMiB: bound / MIB,
+        rssUnderBoundMet: peakB <= bound ? 1 : 0,
+        rssPerSlowClientKiB: (peakB - rssBeforeSlow) / slowOpened / 1024,
+        rssGrowthMiBPerSecB: b.growth,
+        rssGrowthMiBPerSecA: a.growth,
+        rssBeforeSlowMiB: rssBeforeSlow / MIB,
+        rssSlowIdleMiB: rssSlowIdle / MIB,
+        peakRssAMiB: peakA / MIB,
+        latencyP50MsA: quantileMs(a.latency, 0.5),
+        latencyP50MsB: quantileMs(b.latency, 0.5),
+        latencyMaxMsA: a.latency.count > 0 ? a.latency.max / 1000 : Number.NaN,
+        latencyMaxMsB: b.latency.count > 0 ? b.latency.max / 1000 : Number.NaN,
+        latencyP99MsFill: quantileMs(b.settling, 0.99),
+        deliveredPerSecA: a.usage.frames / a.usage.seconds,
+        deliveredPerSecB: b.usage.frames / b.usage.seconds,
+        serverCpuCoresA: a.usage.serverCpu / a.usage.seconds,
+        serverCpuCoresB: b.usage.serverCpu / b.usage.seconds,
+        slowClients: slowOpened,
+        slowClosedByTarget: Math.max(0, descriptorsBefore - descriptorsAfter),
+        kernelTcpPeakMiB: memory.peakTcp / MIB,
+        kernelTcpPressureMiB: tcpBefore.pressureBytes / MIB,
+        kernelTcpPressures: pressures,
+        ...gatewayMetrics,
+      },
+      delivery: check,
+      loadGenerator: mergeUsage(a.usage.loadGenerator, b.usage.loadGenerator),
+      problems,
+      notes,
+    };
+  } finally {
+    publishing?.stop();
+    memory.stop();
+    publisher.close();
+  }
+}
+
 export const SCENARIOS: Record<
   ScenarioId,
   { title: string; run: (ctx: ScenarioContext) => Promise<ScenarioMeasurement> }
@@ -544,4 +757,5 @@ export const SCENARIOS: Record<
   S3: { title: 'S3 latency', run: s3Latency },
   S4: { title: 'S4 hot task (overload)', run: s4HotTask },
   S5: { title: 'S5 irrelevant traffic', run: s5Irrelevant },
+  S6: { title: 'S6 slow consumers', run: s6SlowConsumers },
 };

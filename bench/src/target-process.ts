@@ -8,19 +8,39 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { pinnedCommand } from './cpu-pinning.js';
 import type { Dialect } from './lean-ws-client.js';
+import {
+  NCHAN_MESSAGE_BUFFER_LENGTH,
+  NCHAN_MESSAGE_TIMEOUT,
+  nchanMissing,
+  nchanRoundTrip,
+  nchanVersions,
+  nginxBinary,
+  writeNchanConfig,
+} from './nchan-target.js';
 import type { ProcessRegistry } from './process-registry.js';
 import { processCpuSeconds, processMemory, type MemoryStats } from './proc-stats.js';
 import { freePort } from './redis-server-process.js';
 import { pollUntil } from './timeouts.js';
 
-export const TARGET_NAMES = ['gateway', 'bare-relay', 'socketio'] as const;
+export const TARGET_NAMES = ['gateway', 'bare-relay', 'socketio', 'nchan'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+
+/** The targets a run measures unless told otherwise: nchan only where it is installed. */
+export function defaultTargets(): TargetName[] {
+  return TARGET_NAMES.filter((name) => name !== 'nchan' || nchanMissing() === undefined);
+}
 
 export interface TargetDefinition {
   name: TargetName;
   dialect: Dialect;
+  /**
+   * How updates reach it: `redis`, PUBLISH on the run's channel, to which it subscribes; `http`,
+   * a POST to its own `/pub/<task_id>` (nchan).
+   */
+  publisher: 'redis' | 'http';
   description: string;
-  script: string;
+  /** The program to start and its arguments; may first write files (a config) into `workDir`. */
+  command: (port: number, workDir: string) => [string, string[]];
   env: Record<string, string>;
 }
 
@@ -40,7 +60,14 @@ function gatewayExtraEnv(): Record<string, string> {
   return extra;
 }
 
-/** How each target is started: the same way for all, `node <script>` with its environment. */
+function nodeScript(script: string): TargetDefinition['command'] {
+  return () => [process.execPath, [script]];
+}
+
+/**
+ * How each target is started: the Node ones the same way, `node <script>` with its environment;
+ * nchan as nginx with a config of its own (see nchan-target.ts).
+ */
 export function targetDefinition(
   name: TargetName,
   gatewayMain: string,
@@ -51,10 +78,11 @@ export function targetDefinition(
       return {
         name,
         dialect: 'task-status',
+        publisher: 'redis',
         description:
           `this gateway, built (${gatewayMain}), NODE_ENV=production, LOG_LEVEL=WARNING` +
           (process.env.BENCH_GATEWAY_ENV ? `, ${process.env.BENCH_GATEWAY_ENV}` : ''),
-        script: gatewayMain,
+        command: nodeScript(gatewayMain),
         env: {
           NODE_ENV: 'production',
           LOG_LEVEL: 'WARNING',
@@ -66,19 +94,39 @@ export function targetDefinition(
       return {
         name,
         dialect: 'task-status',
+        publisher: 'redis',
         description:
           'bench/baselines/bare-relay: ws + ioredis, a Map of Sets, frame serialized once',
-        script: join(BASELINES, 'bare-relay', 'server.js'),
+        command: nodeScript(join(BASELINES, 'bare-relay', 'server.js')),
         env: { NODE_ENV: 'production' },
       };
     case 'socketio':
       return {
         name,
         dialect: 'socketio',
+        publisher: 'redis',
         description:
           'bench/baselines/socketio: Socket.IO 4 + @socket.io/redis-adapter, a room per task, websocket transport only',
-        script: join(BASELINES, 'socketio', 'server.js'),
+        command: nodeScript(join(BASELINES, 'socketio', 'server.js')),
         env: { NODE_ENV: 'production' },
+      };
+    case 'nchan':
+      return {
+        name,
+        dialect: 'nchan',
+        publisher: 'http',
+        description:
+          `${nchanVersions()}: one nginx process, nchan's in-memory store (no Redis), ` +
+          'WebSocket subscribers at /sub/<task_id>, HTTP POST publisher at /pub/<task_id>, ' +
+          `message buffer ${NCHAN_MESSAGE_BUFFER_LENGTH} per channel for ${NCHAN_MESSAGE_TIMEOUT}`,
+        command: (port, workDir) => {
+          const nginx = nginxBinary();
+          if (nginx === undefined) throw new Error(nchanMissing());
+          const conf = writeNchanConfig(workDir, port, maxConnections);
+          // -e: even the log of startup, before the config is read, stays out of /var/log.
+          return [nginx, ['-p', workDir, '-c', conf, '-e', 'stderr']];
+        },
+        env: {},
       };
   }
 }
@@ -102,7 +150,8 @@ async function subscriberCount(control: Redis, channel: string): Promise<number>
 /**
  * One target as a child process, on a free loopback port, in an empty working directory (no
  * `.env` is read), pinned where the run pins servers. Ready when its port accepts connections
- * and it is subscribed to the channel: the same test for every target.
+ * and it is subscribed to the channel: the same test for every target that reads Redis; nchan,
+ * which does not, is ready once an update has gone through it (port accepts, a POST, a frame).
  */
 export class TargetProcess {
   private output = '';
@@ -135,7 +184,8 @@ export class TargetProcess {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const port = await freePort();
       const workDir = mkdtempSync(join(tmpdir(), `bench-${definition.name}-`));
-      const [command, args] = pinnedCommand(process.execPath, [definition.script], options.cpus);
+      const [program, programArgs] = definition.command(port, workDir);
+      const [command, args] = pinnedCommand(program, programArgs, options.cpus);
       const child = spawn(command, args, {
         cwd: workDir,
         env: {
@@ -156,7 +206,7 @@ export class TargetProcess {
       } catch (error) {
         lastError = error;
         await target.stop(options.control, options.channel);
-        if (!target.output.includes('EADDRINUSE')) break;
+        if (!/EADDRINUSE|Address already in use/.test(target.output)) break;
       }
     }
     throw lastError;
@@ -182,21 +232,26 @@ export class TargetProcess {
     return processMemory(this.pid);
   }
 
-  /** Kills the target and waits until Redis no longer counts its subscription. */
+  /** Kills the target and, if it reads Redis, waits until Redis no longer counts its subscription. */
   async stop(control: Redis, channel: string): Promise<void> {
     if (this.running) {
       const exited = once(this.child, 'exit');
       this.child.kill('SIGKILL');
       await exited;
     }
-    await pollUntil(async () => (await subscriberCount(control, channel)) === 0, 5_000);
+    if (this.definition.publisher === 'redis') {
+      await pollUntil(async () => (await subscriberCount(control, channel)) === 0, 5_000);
+    }
   }
 
   private async waitUntilReady(control: Redis, channel: string): Promise<void> {
     const ready = await pollUntil(
       async () => {
         if (!this.running) throw new Error(`${this.definition.name} exited:\n${this.output}`);
-        return (await portAccepts(this.port)) && (await subscriberCount(control, channel)) >= 1;
+        if (!(await portAccepts(this.port))) return false;
+        return this.definition.publisher === 'redis'
+          ? (await subscriberCount(control, channel)) >= 1
+          : nchanRoundTrip(this.port, 2_000);
       },
       READY_TIMEOUT_MS,
       50,
