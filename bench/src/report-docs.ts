@@ -24,14 +24,22 @@ export function describeRun(run: RunRecord, resultsFile: string): string {
           .join(', ')}`;
   const saturated = run.cells.filter((cell) => cell.loadGeneratorSaturated).length;
   const busy = run.loadAverage.start[0] >= 1 || run.loadAverage.end[0] >= 1;
-  const warning =
-    busy || saturated > 0
+  const warning = busy
+    ? [
+        `> **The machine was busy during this run** (load average ${run.loadAverage.start[0]} at ` +
+          `the start and ${run.loadAverage.end[0]} at the end, on ${m.cpus} CPUs; ` +
+          `${saturated} of ${run.cells.length} results flagged "load generator saturated"). ` +
+          'Other processes shared the CPUs, so absolute figures are low and noisy, and even the ' +
+          'ratios carry their noise: re-run `npm run bench` on a quiet machine before quoting them.',
+        '',
+      ]
+    : saturated > 0
       ? [
-          `> **The machine was busy during this run** (load average ${run.loadAverage.start[0]} at ` +
-            `the start and ${run.loadAverage.end[0]} at the end, on ${m.cpus} CPUs; ` +
-            `${saturated} of ${run.cells.length} results flagged "load generator saturated"). ` +
-            'Other processes shared the CPUs, so absolute figures are low and noisy, and even the ' +
-            'ratios carry their noise: re-run `npm run bench` on a quiet machine before quoting them.',
+          `> The machine was quiet (load average ${run.loadAverage.start[0]} at the start and ` +
+            `${run.loadAverage.end[0]} at the end, on ${m.cpus} CPUs), but ${saturated} of ` +
+            `${run.cells.length} results are flagged "load generator saturated": in those, the ` +
+            'client CPU may have set the pace rather than the target, so their throughput is a ' +
+            'lower bound for the target.',
           '',
         ]
       : [];
