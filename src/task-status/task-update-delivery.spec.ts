@@ -52,15 +52,16 @@ class RecordingSocket {
 function setUp(options: { perMessageDeflate?: boolean } = {}) {
   const resolved = resolveTaskStatusOptions({ redisUrl: 'redis://unused', ...options });
   const counters = new DeliveryCounters();
+  const guard = new SlowConsumerGuard(resolved, counters);
   const delivery = new TaskUpdateDelivery(
     resolved,
     new ConnectionRegistry<ws.WebSocket>(),
     counters,
     { enabled: false } as TaskSnapshotReader,
     { isUp: true } as RedisSubscriptionStatus,
-    new SlowConsumerGuard(resolved, counters),
+    guard,
   );
-  return { delivery, counters };
+  return { delivery, counters, guard };
 }
 
 const update = (taskId: string, seq: number, status = 'processing') => ({
@@ -70,6 +71,15 @@ const update = (taskId: string, seq: number, status = 'processing') => ({
 const asSockets = (...sockets: RecordingSocket[]) =>
   new Set(sockets) as unknown as Set<ws.WebSocket>;
 const endOfTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Polls (the guard flushes held frames on a 20 ms timer), failing after 2 s. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 2 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 describe('TaskUpdateDelivery', () => {
   it('writes consecutive updates of one task in one write per subscriber, at the end of the turn', async () => {
@@ -150,6 +160,41 @@ describe('TaskUpdateDelivery', () => {
     assert.deepEqual(
       socket.sends.map((m) => (JSON.parse(m) as { data: { seq: number } }).data.seq),
       [1, 2],
+    );
+  });
+
+  it('holds a run back for a socket that is not draining: only the newest state per task (terminal ones all kept), flushed once it drains', async (t) => {
+    const { delivery, counters, guard } = setUp();
+    const slow = new RecordingSocket();
+    const reader = new RecordingSocket();
+    slow.bufferedAmount = 1024 * 1024;
+    const watchers = asSockets(slow, reader);
+    t.after(() => guard.onModuleDestroy());
+
+    for (const seq of [1, 2, 3]) delivery.deliverLive(update('t', seq), watchers);
+    delivery.deliverLive(update('t', 4, 'completed'), watchers);
+    // A terminal state is never replaced, not even by a later terminal one.
+    delivery.deliverLive(update('t', 5, 'failed'), watchers);
+    delivery.deliverLive(update('u', 1), asSockets(slow));
+    await endOfTurn();
+
+    assert.deepEqual(
+      reader.seqs(),
+      [['t:1', 't:2', 't:3', 't:4', 't:5']],
+      'the reader is not held up',
+    );
+    assert.deepEqual(slow.writes, []);
+    assert.equal(counters.slowConsumers, 1);
+    assert.equal(counters.framesCoalesced, 3, 'each newer state of t replaced the held one');
+
+    slow.bufferedAmount = 0;
+    await waitFor(() => slow.sends.length === 3);
+    assert.deepEqual(
+      slow.sends.map((m) => {
+        const parsed = JSON.parse(m) as { task_id: string; data: { seq: number } };
+        return `${parsed.task_id}:${parsed.data.seq}`;
+      }),
+      ['t:4', 't:5', 'u:1'],
     );
   });
 
