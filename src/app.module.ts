@@ -59,6 +59,7 @@ import { TaskStatusModule } from './task-status/task-status.module.js';
         statsMaxTasks: websocket.statsMaxTasks,
         backpressureBytes: websocket.backpressureBytes,
         slowClientMaxBytes: websocket.slowClientMaxBytes,
+        slowClientStallMs: websocket.slowClientStallMs,
         perMessageDeflate: websocket.perMessageDeflate,
         allowedOrigins: app.corsOrigins,
         shutdownTimeoutMs: app.shutdownTimeoutMs,

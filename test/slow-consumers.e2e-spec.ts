@@ -64,6 +64,8 @@ describe('slow consumers', () => {
       slowClientMaxBytes: 1024 * 1024,
       canaryIntervalMs: 0,
       maxSubscriptionsPerConnection: 20,
+      // These tests stall clients on purpose; the stall limit has its own test below.
+      slowClientStallMs: 0,
     });
   });
 
@@ -157,5 +159,40 @@ describe('slow consumers', () => {
     assert.equal(after.connections_per_task['wide-5'], undefined, 'its subscriptions are gone');
     await reader.ping();
     await reader.close();
+  });
+
+  it('closes with 1013 a held-back client that reads nothing for WS_SLOW_CLIENT_STALL_MS', async () => {
+    const quick = await startTestApp({
+      redisUrl: redis.url,
+      backpressureBytes: 256 * 1024,
+      slowClientStallMs: 300,
+      canaryIntervalMs: 0,
+    });
+    try {
+      const stalled = await stalledSubscriber(quick.port, ['stall-1']);
+      const reader = await WsTestClient.connect(quick.wsUrl);
+      await reader.subscribe('stall-1');
+
+      // ~6.4 MB: past the stalled connection's kernel buffers, so its frames are held back.
+      await flood('stall-1', 200, 32 * 1024, 'completed');
+      await waitUntil(
+        async () => (await getStats(quick.httpUrl)).slow_consumers.closed === 1,
+        15_000,
+        'the stalled client to be closed',
+      );
+      const last = await reader.next(
+        (m) => m.type === 'status_update' && m.data.status === 'completed',
+        15_000,
+      );
+      assert.ok(last.type === 'status_update' && last.data.seq === 199, 'the reader got it all');
+      stalled.socket.on('data', () => undefined);
+      stalled.socket.resume();
+      await withTimeout(stalled.closed, 10_000, 'the stalled socket to see the close');
+      const stats = await getStats(quick.httpUrl);
+      assert.equal(stats.total_connections, 1, 'only the reader is left');
+      await reader.close();
+    } finally {
+      await quick.close();
+    }
   });
 });

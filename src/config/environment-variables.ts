@@ -290,6 +290,12 @@ export class EnvironmentVariables {
   @Min(4096)
   WS_SLOW_CLIENT_MAX_BYTES: number = 2 * 1024 * 1024;
 
+  /** A held-back socket that reads nothing for this long is closed with 1013; 0 turns it off. */
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  WS_SLOW_CLIENT_STALL_MS: number = 10_000;
+
   /** Offer permessage-deflate; off by default (CPU per socket per update for small frames). */
   @Transform(parseBoolean)
   @IsBoolean({ message: 'WS_PER_MESSAGE_DEFLATE must be true or false' })

@@ -18,6 +18,7 @@ export const websocketConfig = registerAs('websocket', () => {
     handshakeTimeoutMs: env.WS_HANDSHAKE_TIMEOUT_MS,
     backpressureBytes: env.WS_BACKPRESSURE_BYTES,
     slowClientMaxBytes: env.WS_SLOW_CLIENT_MAX_BYTES,
+    slowClientStallMs: env.WS_SLOW_CLIENT_STALL_MS,
     perMessageDeflate: env.WS_PER_MESSAGE_DEFLATE,
   };
 });

@@ -51,6 +51,7 @@ describe('resolveTaskStatusOptions', () => {
       handshakeTimeoutMs: 10_000,
       backpressureBytes: 256 * 1024,
       slowClientMaxBytes: 2 * 1024 * 1024,
+      slowClientStallMs: 10_000,
       perMessageDeflate: false,
     } satisfies ResolvedTaskStatusOptions);
   });
@@ -99,6 +100,7 @@ describe('resolveTaskStatusOptions', () => {
       handshakeTimeoutMs: 500,
       backpressureBytes: 1024,
       slowClientMaxBytes: 4096,
+      slowClientStallMs: 0,
       perMessageDeflate: true,
     };
 

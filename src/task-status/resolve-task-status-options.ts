@@ -33,6 +33,7 @@ export function resolveTaskStatusOptions(
     handshakeTimeoutMs: 10_000,
     backpressureBytes: 256 * 1024,
     slowClientMaxBytes: 2 * 1024 * 1024,
+    slowClientStallMs: 10_000,
     perMessageDeflate: false,
     metrics: true,
     clusterHeartbeatIntervalMs: 5_000,

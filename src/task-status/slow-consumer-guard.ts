@@ -9,6 +9,11 @@ import type { ResolvedTaskStatusOptions } from './task-status-module-options.js'
 
 const SEND_AS_TEXT = { binary: false } as const;
 const FLUSH_INTERVAL_MS = 20;
+/**
+ * Stalled sockets closed per flush at most: clients that stalled together (a network outage) are
+ * closed over a few flushes, so that the work does not delay the live ones in one burst.
+ */
+const STALL_CLOSES_PER_FLUSH = 20;
 
 /** ws' TCP socket: ws keeps it as `_socket` (not in @types/ws). */
 type WebSocketWithTransport = WebSocket & { _socket?: Socket };
@@ -22,6 +27,14 @@ interface PendingFrame {
 class Backlog {
   readonly byTask = new Map<string, PendingFrame[]>();
   bytes = 0;
+  /** The socket's buffered bytes after the last flush, and when they last went down. */
+  lastBuffered: number;
+  drainedAt: number;
+
+  constructor(buffered: number, now: number) {
+    this.lastBuffered = buffered;
+    this.drainedAt = now;
+  }
 
   /** Returns true when an older frame was replaced (coalesced). */
   add(taskId: string, frame: Buffer, terminal: boolean): boolean {
@@ -46,7 +59,10 @@ class Backlog {
  * Keeps a client that stops reading from growing the gateway's memory or delaying anyone else.
  * While a socket's send buffer is above WS_BACKPRESSURE_BYTES, frames for it are held back and
  * coalesced to the newest per task (a terminal state is never replaced), then flushed as the
- * buffer drains. Past WS_SLOW_CLIENT_MAX_BYTES (buffered + held) it is closed with 1013.
+ * buffer drains. Past WS_SLOW_CLIENT_MAX_BYTES (buffered + held) it is closed with 1013, and so
+ * is one that has read nothing for WS_SLOW_CLIENT_STALL_MS while held back: a client that stopped
+ * reading altogether would otherwise pin its kernel socket buffers (megabytes, in no process's
+ * RSS) until the heartbeat ends it.
  */
 @Injectable()
 export class SlowConsumerGuard implements OnModuleDestroy {
@@ -112,7 +128,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
   }
 
   private startBacklog(socket: WebSocket): Backlog {
-    const backlog = new Backlog();
+    const backlog = new Backlog(socket.bufferedAmount, performance.now());
     this.backlogs.set(socket, backlog);
     this.counters.slowConsumers += 1;
     this.timer ??= setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
@@ -130,18 +146,35 @@ export class SlowConsumerGuard implements OnModuleDestroy {
       if (backlog.add(taskId, frames[index], terminals[index])) this.counters.framesCoalesced += 1;
     }
     if (socket.bufferedAmount + backlog.bytes > this.options.slowClientMaxBytes) {
-      this.backlogs.delete(socket);
-      this.counters.slowConsumerCloses += 1;
-      socket.close(CloseCode.TRY_AGAIN_LATER, 'Client too slow to keep up');
-      // A peer that does not read will not answer the close handshake either.
-      socket.terminate();
+      this.closeSlow(socket, 'Client too slow to keep up');
     }
   }
 
+  private closeSlow(socket: WebSocket, reason: string): void {
+    this.backlogs.delete(socket);
+    this.counters.slowConsumerCloses += 1;
+    socket.close(CloseCode.TRY_AGAIN_LATER, reason);
+    // A peer that does not read will not answer the close handshake either.
+    socket.terminate();
+  }
+
   private flush(): void {
+    const now = performance.now();
+    const stallMs = this.options.slowClientStallMs;
+    let stallCloses = 0;
     for (const [socket, backlog] of this.backlogs) {
       if (socket.readyState !== WebSocket.OPEN) {
         this.backlogs.delete(socket);
+        continue;
+      }
+      if (socket.bufferedAmount < backlog.lastBuffered) backlog.drainedAt = now;
+      else if (
+        stallMs > 0 &&
+        now - backlog.drainedAt >= stallMs &&
+        stallCloses < STALL_CLOSES_PER_FLUSH
+      ) {
+        stallCloses += 1;
+        this.closeSlow(socket, 'Client stopped reading');
         continue;
       }
       for (const [taskId, frames] of backlog.byTask) {
@@ -152,6 +185,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
         }
         backlog.byTask.delete(taskId);
       }
+      backlog.lastBuffered = socket.bufferedAmount;
       if (backlog.byTask.size === 0) this.backlogs.delete(socket);
     }
     if (this.backlogs.size === 0) {

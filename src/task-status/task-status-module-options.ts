@@ -66,6 +66,11 @@ export interface TaskStatusModuleOptions {
   /** A slow socket whose buffered plus held-back bytes exceed this is closed with 1013. Default 2097152. */
   slowClientMaxBytes?: number;
   /**
+   * A socket held back (see backpressureBytes) that reads nothing for this long is closed with
+   * 1013; 0 leaves it to the heartbeat. Default 10000.
+   */
+  slowClientStallMs?: number;
+  /**
    * Offer permessage-deflate to clients. Off by default: task updates are small, and compressing
    * each one for each socket costs CPU on the hot path. Default false.
    */
