@@ -89,36 +89,21 @@ export class SlowConsumerGuard implements OnModuleDestroy {
 
   /** The live path: one write of the run's frames unless this socket is (or becomes) slow. */
   sendRun(socket: WebSocket, run: LiveUpdateRun, wire: Buffer): void {
-    if (this.backlogs.size > 0) {
-      const backlog = this.backlogs.get(socket);
-      if (backlog) {
-        this.hold(socket, backlog, run.taskId, run.payloads, run.terminals);
-        return;
-      }
-    }
-    if (socket.bufferedAmount <= this.options.backpressureBytes) {
-      const transport = this.rawWrites ? (socket as WebSocketWithTransport)._socket : undefined;
-      if (transport) transport.write(wire);
-      else for (const payload of run.payloads) socket.send(payload, SEND_AS_TEXT);
+    const backlog = this.backlogFor(socket);
+    if (backlog) {
+      this.hold(socket, backlog, run.taskId, run.payloads, run.terminals);
       return;
     }
-    this.hold(socket, this.startBacklog(socket), run.taskId, run.payloads, run.terminals);
+    const transport = this.rawWrites ? (socket as WebSocketWithTransport)._socket : undefined;
+    if (transport) transport.write(wire);
+    else for (const payload of run.payloads) socket.send(payload, SEND_AS_TEXT);
   }
 
   /** One message (a snapshot): a plain send unless this socket is (or becomes) slow. */
   send(socket: WebSocket, taskId: string, frame: Buffer, terminal: boolean): void {
-    if (this.backlogs.size > 0) {
-      const backlog = this.backlogs.get(socket);
-      if (backlog) {
-        this.hold(socket, backlog, taskId, [frame], [terminal]);
-        return;
-      }
-    }
-    if (socket.bufferedAmount <= this.options.backpressureBytes) {
-      socket.send(frame, SEND_AS_TEXT);
-      return;
-    }
-    this.hold(socket, this.startBacklog(socket), taskId, [frame], [terminal]);
+    const backlog = this.backlogFor(socket);
+    if (backlog) this.hold(socket, backlog, taskId, [frame], [terminal]);
+    else socket.send(frame, SEND_AS_TEXT);
   }
 
   onModuleDestroy(): void {
@@ -127,7 +112,13 @@ export class SlowConsumerGuard implements OnModuleDestroy {
     this.backlogs.clear();
   }
 
-  private startBacklog(socket: WebSocket): Backlog {
+  /** The socket's backlog when its frames are to be held back (started now if it just fell behind). */
+  private backlogFor(socket: WebSocket): Backlog | undefined {
+    if (this.backlogs.size > 0) {
+      const backlog = this.backlogs.get(socket);
+      if (backlog) return backlog;
+    }
+    if (socket.bufferedAmount <= this.options.backpressureBytes) return undefined;
     const backlog = new Backlog(socket.bufferedAmount, performance.now());
     this.backlogs.set(socket, backlog);
     this.counters.slowConsumers += 1;

@@ -21,5 +21,5 @@ const TEXT_FRAME: FrameOptions = { fin: true, opcode: 1, mask: false, readOnly: 
  */
 export function encodeTextFrame(payload: Buffer): Buffer {
   const [header, data] = Sender.frame(payload, TEXT_FRAME);
-  return data === undefined ? header : Buffer.concat([header, data], header.length + data.length);
+  return Buffer.concat([header, data], header.length + data.length);
 }
