@@ -6,7 +6,7 @@ import { parseEnvironment } from './config/parse-environment.js';
 import { redisConfig } from './config/redis.config.js';
 import { taskStateConfig } from './config/task-state.config.js';
 import { websocketConfig } from './config/websocket.config.js';
-import { TaskStatusModule } from './task-status/task-status.module.js';
+import { TaskStatusModule } from './core/task-status.module.js';
 
 /** The standalone service: configuration from the environment (and .env) around TaskStatusModule. */
 @Module({

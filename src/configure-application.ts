@@ -3,10 +3,10 @@ import type { Server } from 'node:http';
 import { limitHandshakeTime } from './http/limit-handshake-time.js';
 import { securityHeaders } from './http/security-headers.js';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './logging/request-id.middleware.js';
-import { isOriginAllowed } from './task-status/origin-policy.js';
-import { TASK_STATUS_OPTIONS } from './task-status/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status/task-status-module-options.js';
-import { TaskStatusWsAdapter } from './task-status/task-status-ws.adapter.js';
+import { isOriginAllowed } from './inbound/origin-policy.js';
+import { TASK_STATUS_OPTIONS } from './core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from './core/task-status-module-options.js';
+import { TaskStatusWsAdapter } from './inbound/task-status-ws.adapter.js';
 
 /**
  * What every instance of the service needs on top of its modules: the WebSocket adapter, CORS

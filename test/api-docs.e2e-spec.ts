@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setupApiDocs } from '../src/api-docs/setup-api-docs.js';
 import { configureApplication } from '../src/configure-application.js';
-import type { TaskStatusModuleOptions } from '../src/task-status/task-status-module-options.js';
-import { TaskStatusModule } from '../src/task-status/task-status.module.js';
+import type { TaskStatusModuleOptions } from '../src/core/task-status-module-options.js';
+import { TaskStatusModule } from '../src/core/task-status.module.js';
 import { RedisServer } from './support/redis-server.js';
 import { withTimeout } from './support/with-timeout.js';
 

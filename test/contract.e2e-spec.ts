@@ -7,7 +7,7 @@ import { fromFile, Parser, type AsyncAPIDocumentInterface } from '@asyncapi/pars
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { ClientMessageType, ErrorCode, ServerMessage } from '../src/task-status/protocol.js';
 import { TASK_ID_PATTERN } from '../src/task-status/protocol.js';
-import { parseTaskUpdate } from '../src/task-status/task-update.parser.js';
+import { parseTaskUpdate } from '../src/outbound/task-update.parser.js';
 
 // Paths are relative to the repository root, where the tests run.
 const ASYNCAPI_PATH = resolve('docs/asyncapi.yaml');

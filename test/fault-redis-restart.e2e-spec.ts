@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { RedisSubscriberService } from '../src/task-status/redis-subscriber.service.js';
+import { RedisSubscriberService } from '../src/outbound/redis-subscriber.service.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { waitUntil, withTimeout } from './support/with-timeout.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { TaskSnapshotReader } from '../src/task-status/task-snapshot-reader.js';
+import { TaskSnapshotReader } from '../src/outbound/task-snapshot-reader.js';
 import type { ServerMessage } from '../src/task-status/protocol.js';
 import { GatedSnapshotReader } from './support/gated-snapshot-reader.js';
 import { RedisServer } from './support/redis-server.js';

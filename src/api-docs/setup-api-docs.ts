@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 export const API_DOCS_PATH = 'docs';
 

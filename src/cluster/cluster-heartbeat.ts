@@ -11,8 +11,8 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 import {
   CLUSTER_INDEX_KEY,
   HEARTBEAT_TOP_TASKS,

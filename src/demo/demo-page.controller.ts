@@ -1,8 +1,8 @@
 import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 import { DemoAssets, type DemoFile } from './demo-assets.js';
 
 /**

@@ -12,9 +12,9 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { CANARY_TASK_PREFIX } from '../task-status/data-path-canary.js';
-import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
+import { CANARY_TASK_PREFIX } from '../outbound/data-path-canary.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 import {
   DemoTaskSimulator,
   MAX_RUNNING_SIMULATIONS,

@@ -18,8 +18,8 @@ import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { RedisHealthIndicator } from '../redis/redis.health.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { TASK_STATUS_OPTIONS } from '../task-status/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../task-status/task-status-module-options.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 import { ConnectionsHealthIndicator } from './connections.health.js';
 
 export interface HealthSummary {

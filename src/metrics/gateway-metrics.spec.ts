@@ -7,8 +7,8 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import type { RedisSubscriberService } from '../task-status/redis-subscriber.service.js';
-import { resolveTaskStatusOptions } from '../task-status/resolve-task-status-options.js';
+import type { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
+import { resolveTaskStatusOptions } from '../core/resolve-task-status-options.js';
 import { GatewayMetrics, METRIC_PREFIX } from './gateway-metrics.js';
 
 function build(metrics = true) {

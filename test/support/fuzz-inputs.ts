@@ -1,4 +1,4 @@
-import { parseTaskUpdate } from '../../src/task-status/task-update.parser.js';
+import { parseTaskUpdate } from '../../src/outbound/task-update.parser.js';
 import type { SeededRandom } from './seeded-random.js';
 
 /** One WebSocket message as the fuzzer sends it: one frame, or several fragments. */

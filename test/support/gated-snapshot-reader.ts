@@ -1,4 +1,4 @@
-import { TaskSnapshotReader } from '../../src/task-status/task-snapshot-reader.js';
+import { TaskSnapshotReader } from '../../src/outbound/task-snapshot-reader.js';
 
 /**
  * TaskSnapshotReader with a gate between reading Redis and answering, so that a test can decide

@@ -5,9 +5,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { configureApplication } from '../../src/configure-application.js';
 import { RedisSubscriptionStatus } from '../../src/redis/redis-subscription-status.js';
-import { RedisSubscriberService } from '../../src/task-status/redis-subscriber.service.js';
-import type { TaskStatusModuleOptions } from '../../src/task-status/task-status-module-options.js';
-import { TaskStatusModule } from '../../src/task-status/task-status.module.js';
+import { RedisSubscriberService } from '../../src/outbound/redis-subscriber.service.js';
+import type { TaskStatusModuleOptions } from '../../src/core/task-status-module-options.js';
+import { TaskStatusModule } from '../../src/core/task-status.module.js';
 import { withTimeout } from './with-timeout.js';
 
 export interface TestApp {

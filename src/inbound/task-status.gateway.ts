@@ -27,7 +27,7 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { logContext } from '../logging/log-context.js';
 import { drainConnections } from './connection-drain.js';
 import { ConnectionHeartbeat } from './connection-heartbeat.js';
-import { CANARY_TASK_PREFIX } from './data-path-canary.js';
+import { CANARY_TASK_PREFIX } from '../outbound/data-path-canary.js';
 import { AuthenticateDto } from './dto/authenticate.dto.js';
 import { SubscribeTaskDto } from './dto/subscribe-task.dto.js';
 import { UnsubscribeTaskDto } from './dto/unsubscribe-task.dto.js';
@@ -39,10 +39,10 @@ import {
   type PongMessage,
   type SubscribedMessage,
   type UnsubscribedMessage,
-} from './protocol.js';
-import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
-import { TaskUpdateDelivery } from './task-update-delivery.js';
+} from '../task-status/protocol.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { createWsValidationPipe } from './ws-validation.pipe.js';
 import { WsExceptionFilter } from './ws-exception.filter.js';
 

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { once } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
-import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 /**
  * Reads the latest state publishers keep under `{snapshotKeyPrefix}{task_id}` (SETEX before

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 /**
  * Protocol-level keepalive: every interval each socket that answered the previous ping gets a

@@ -3,9 +3,9 @@ import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import type { LiveUpdateRun } from './live-update-run.js';
-import { CloseCode } from './protocol.js';
-import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+import { CloseCode } from '../task-status/protocol.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 const SEND_AS_TEXT = { binary: false } as const;
 const FLUSH_INTERVAL_MS = 20;

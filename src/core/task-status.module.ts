@@ -24,12 +24,12 @@ import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { RedisHealthIndicator } from '../redis/redis.health.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { StatsController } from '../stats/stats.controller.js';
-import { ConnectionHeartbeat } from './connection-heartbeat.js';
-import { DataPathCanary } from './data-path-canary.js';
-import { SlowConsumerGuard } from './slow-consumer-guard.js';
-import { TaskSnapshotReader } from './task-snapshot-reader.js';
-import { TaskUpdateDelivery } from './task-update-delivery.js';
-import { RedisSubscriberService } from './redis-subscriber.service.js';
+import { ConnectionHeartbeat } from '../inbound/connection-heartbeat.js';
+import { DataPathCanary } from '../outbound/data-path-canary.js';
+import { SlowConsumerGuard } from '../outbound/slow-consumer-guard.js';
+import { TaskSnapshotReader } from '../outbound/task-snapshot-reader.js';
+import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
+import { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
 import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
 import {
   TASK_STATUS_MODULE_OPTIONS,
@@ -40,7 +40,7 @@ import type {
   ResolvedTaskStatusOptions,
   TaskStatusModuleOptions,
 } from './task-status-module-options.js';
-import { TaskStatusGateway } from './task-status.gateway.js';
+import { TaskStatusGateway } from '../inbound/task-status.gateway.js';
 
 /**
  * The gateway as a dynamic module: `TaskStatusModule.forRoot({ redisUrl })` or `forRootAsync`.

@@ -1,6 +1,6 @@
 import type { DropReason } from '../connections/delivery-counters.js';
-import { MAX_UPDATE_NESTING, nestsDeeperThan } from './json-nesting.js';
-import { TASK_ID_PATTERN, type TaskStatusData } from './protocol.js';
+import { MAX_UPDATE_NESTING, nestsDeeperThan } from '../inbound/json-nesting.js';
+import { TASK_ID_PATTERN, type TaskStatusData } from '../task-status/protocol.js';
 
 export interface TaskUpdate {
   taskId: string;

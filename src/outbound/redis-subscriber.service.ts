@@ -17,8 +17,8 @@ import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { CANARY_TASK_PREFIX, DataPathCanary } from './data-path-canary.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';
 import { parseTaskUpdate, peekTaskId, type TaskUpdate } from './task-update.parser.js';
-import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 /** Events an importing application can listen to (`subscriber.events.on(...)`). */
 export interface RedisSubscriberEvents {

@@ -13,8 +13,8 @@ import {
   serializeStatusUpdate,
   type TaskUpdate,
 } from './task-update.parser.js';
-import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 const RESYNC_RETRY_MS = 1_000;
 const COMMANDS_READY_TIMEOUT_MS = 5_000;

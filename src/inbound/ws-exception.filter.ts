@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, Logger, type ExceptionFilter } from '@nestjs/comm
 import { WsException } from '@nestjs/websockets';
 import { WebSocket } from 'ws';
 import { ProtocolErrorException } from './protocol-error.exception.js';
-import type { ErrorMessage } from './protocol.js';
+import type { ErrorMessage } from '../task-status/protocol.js';
 
 /**
  * Writes every exception from a message handler as the protocol's `error` frame. Nest's default

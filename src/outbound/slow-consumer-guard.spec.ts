@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { CloseCode } from './protocol.js';
-import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
+import { CloseCode } from '../task-status/protocol.js';
+import { resolveTaskStatusOptions } from '../core/resolve-task-status-options.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 
 /** A socket whose send buffer the test sets; records sends and closes. */

@@ -18,9 +18,9 @@ import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from './json-nesting.js';
 import { ConnectionMessageQueue } from './connection-message-queue.js';
 import { isOriginAllowed } from './origin-policy.js';
-import { CloseCode, type ErrorCode, type ErrorMessage } from './protocol.js';
-import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+import { CloseCode, type ErrorCode, type ErrorMessage } from '../task-status/protocol.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 type VerifyClientCallback = (
   result: boolean,

@@ -4,7 +4,7 @@ import * as ws from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import type { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
+import { resolveTaskStatusOptions } from '../core/resolve-task-status-options.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import type { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';

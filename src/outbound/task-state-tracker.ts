@@ -1,4 +1,4 @@
-import type { TaskStatusData } from './protocol.js';
+import type { TaskStatusData } from '../task-status/protocol.js';
 
 export type Verdict = 'deliver' | 'stale' | 'after_terminal';
 

@@ -8,9 +8,9 @@ import {
 import { EventEmitter } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import type { TaskStatusData } from './protocol.js';
-import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
+import type { TaskStatusData } from '../task-status/protocol.js';
+import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
+import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 /** Task ids starting with this are reserved for canaries: never subscribable, never delivered. */
 export const CANARY_TASK_PREFIX = '__canary__:';
