@@ -1,77 +1,96 @@
-import { Module } from '@nestjs/common';
-import { ConfigModule, type ConfigType } from '@nestjs/config';
+import { Module, type DynamicModule } from '@nestjs/common';
+import {
+  ConfigModule,
+  type ConfigFactory,
+  type ConfigFactoryKeyHost,
+  type ConfigType,
+} from '@nestjs/config';
+import { TaskStatusClusterModule } from './cluster/task-status-cluster.module.js';
 import { appConfig } from './config/app.config.js';
 import { authConfig } from './config/auth.config.js';
-import { parseEnvironment } from './config/parse-environment.js';
+import { canaryConfig } from './config/canary.config.js';
+import { clusterConfig } from './config/cluster.config.js';
+import { deliveryConfig } from './config/delivery.config.js';
+import { demoConfig } from './config/demo.config.js';
+import { environment } from './config/environment.js';
+import { gatewayConfig } from './config/gateway.config.js';
+import { limitsConfig } from './config/limits.config.js';
 import { redisConfig } from './config/redis.config.js';
+import { statsConfig } from './config/stats.config.js';
 import { taskStateConfig } from './config/task-state.config.js';
-import { websocketConfig } from './config/websocket.config.js';
-import { TaskStatusModule } from './core/task-status.module.js';
+import { TaskStatusCoreModule } from './core/task-status-core.module.js';
+import { TaskStatusDemoModule } from './demo/task-status-demo.module.js';
+import { TaskStatusHealthModule } from './health/task-status-health.module.js';
+import { TaskStatusGatewayModule } from './inbound/task-status-gateway.module.js';
+import { TaskStatusMetricsModule } from './metrics/task-status-metrics.module.js';
+import { TaskStatusStatsModule } from './stats/task-status-stats.module.js';
 
-/** The standalone service: configuration from the environment (and .env) around TaskStatusModule. */
-@Module({
-  imports: [
-    ConfigModule.forRoot({
-      envFilePath: '.env',
-      load: [appConfig],
-      // Fails the boot with every bad variable named; the raw values are kept for registerAs.
-      validate: (raw) => {
-        parseEnvironment(raw);
-        return raw;
-      },
-    }),
-    TaskStatusModule.forRootAsync({
+/** A feature module's whole options object, as its config namespace reads it from the environment. */
+function fromConfig<T extends object>(config: ConfigFactory<T> & ConfigFactoryKeyHost<T>) {
+  return {
+    imports: [ConfigModule.forFeature(config)],
+    inject: [config.KEY],
+    useFactory: (options: T) => options,
+  };
+}
+
+/**
+ * The standalone service: the core and every feature module, each given its config namespace.
+ * Metrics and the demo are left out when switched off, so their routes do not exist.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(): DynamicModule {
+    const app: ConfigType<typeof appConfig> = appConfig();
+    const demo = demoConfig();
+    return {
+      module: AppModule,
       imports: [
-        ConfigModule.forFeature(appConfig),
-        ConfigModule.forFeature(redisConfig),
-        ConfigModule.forFeature(websocketConfig),
-        ConfigModule.forFeature(taskStateConfig),
-        ConfigModule.forFeature(authConfig),
+        // environment() has read .env already, and validated everything once.
+        ConfigModule.forRoot({ ignoreEnvFile: true, load: [appConfig] }),
+        TaskStatusCoreModule.forRootAsync({
+          imports: [
+            ConfigModule.forFeature(redisConfig),
+            ConfigModule.forFeature(taskStateConfig),
+            ConfigModule.forFeature(deliveryConfig),
+            ConfigModule.forFeature(canaryConfig),
+            ConfigModule.forFeature(limitsConfig),
+            ConfigModule.forFeature(authConfig),
+          ],
+          inject: [
+            redisConfig.KEY,
+            taskStateConfig.KEY,
+            deliveryConfig.KEY,
+            canaryConfig.KEY,
+            limitsConfig.KEY,
+            authConfig.KEY,
+          ],
+          useFactory: (
+            redis: ConfigType<typeof redisConfig>,
+            taskState: ConfigType<typeof taskStateConfig>,
+            delivery: ConfigType<typeof deliveryConfig>,
+            canary: ConfigType<typeof canaryConfig>,
+            limits: ConfigType<typeof limitsConfig>,
+            auth: ConfigType<typeof authConfig>,
+          ) => ({
+            redis,
+            instanceId: environment().INSTANCE_ID,
+            taskState,
+            delivery,
+            canary,
+            limits,
+            auth,
+          }),
+        }),
+        TaskStatusGatewayModule.forRootAsync(fromConfig(gatewayConfig)),
+        TaskStatusHealthModule,
+        TaskStatusStatsModule.forRootAsync(fromConfig(statsConfig)),
+        TaskStatusClusterModule.forRootAsync(fromConfig(clusterConfig)),
+        ...(app.metricsEnabled ? [TaskStatusMetricsModule] : []),
+        ...(demo.page || demo.publishEnabled
+          ? [TaskStatusDemoModule.forRootAsync(fromConfig(demoConfig))]
+          : []),
       ],
-      inject: [
-        appConfig.KEY,
-        redisConfig.KEY,
-        websocketConfig.KEY,
-        taskStateConfig.KEY,
-        authConfig.KEY,
-      ],
-      useFactory: (
-        app: ConfigType<typeof appConfig>,
-        redis: ConfigType<typeof redisConfig>,
-        websocket: ConfigType<typeof websocketConfig>,
-        taskState: ConfigType<typeof taskStateConfig>,
-        auth: ConfigType<typeof authConfig>,
-      ) => ({
-        ...taskState,
-        redisUrl: redis.url,
-        channel: redis.channel,
-        maxConnections: websocket.maxConnections,
-        maxMessageBytes: websocket.maxMessageBytes,
-        maxSubscriptionsPerConnection: websocket.maxSubscriptionsPerConnection,
-        rateLimitPerSecond: websocket.rateLimitPerSecond,
-        rateLimitBurst: websocket.rateLimitBurst,
-        rateLimitMaxViolations: websocket.rateLimitMaxViolations,
-        rateLimitViolationWindowMs: websocket.rateLimitViolationWindowMs,
-        maxConnectionsPerIp: websocket.maxConnectionsPerIp,
-        trustProxy: websocket.trustProxy,
-        handshakeTimeoutMs: websocket.handshakeTimeoutMs,
-        heartbeatIntervalMs: websocket.heartbeatIntervalMs,
-        statsMaxTasks: websocket.statsMaxTasks,
-        backpressureBytes: websocket.backpressureBytes,
-        slowClientMaxBytes: websocket.slowClientMaxBytes,
-        slowClientStallMs: websocket.slowClientStallMs,
-        perMessageDeflate: websocket.perMessageDeflate,
-        allowedOrigins: app.corsOrigins,
-        shutdownTimeoutMs: app.shutdownTimeoutMs,
-        drainWindowMs: app.drainWindowMs,
-        instanceId: app.instanceId,
-        metrics: app.metricsEnabled,
-        auth,
-        clusterHeartbeatIntervalMs: app.clusterHeartbeatIntervalMs,
-        demoPage: app.demoPage,
-        demoPublishEnabled: app.demoPublishEnabled,
-      }),
-    }),
-  ],
-})
-export class AppModule {}
+    };
+  }
+}

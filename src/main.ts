@@ -3,25 +3,27 @@ import { NestFactory } from '@nestjs/core';
 import type { ConfigType } from '@nestjs/config';
 import { setupApiDocs } from './api-docs/setup-api-docs.js';
 import { appConfig } from './config/app.config.js';
-import { loadEnvironment } from './config/load-environment.js';
+import { environment } from './config/environment.js';
+import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './inbound/gateway-options.js';
 import { InvalidEnvironmentError } from './config/parse-environment.js';
 import { createAppLogger } from './logging/create-app-logger.js';
 import { configureApplication } from './configure-application.js';
 import { ConnectionAdmission } from './connections/connection-admission.js';
 
 async function bootstrap(): Promise<void> {
-  const bootEnv = loadEnvironment();
+  const bootEnv = environment();
   // Imported only once the environment is known to be valid: loading it starts ConfigModule,
   // whose own validation would otherwise fail as an unhandled rejection with a stack trace.
   const { AppModule } = await import('./app.module.js');
-  const app = await NestFactory.create(AppModule, {
+  const app = await NestFactory.create(AppModule.forRoot(), {
     logger: createAppLogger(bootEnv.LOG_LEVEL, bootEnv.LOG_FORMAT),
     abortOnError: false,
   });
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   const logger = createAppLogger(config.logLevel, config.logFormat);
   app.useLogger(logger);
-  configureApplication(app, config.corsOrigins);
+  configureApplication(app);
+  const { shutdownTimeoutMs } = app.get<ResolvedGatewayOptions>(GATEWAY_OPTIONS);
   if (config.apiDocsEnabled) setupApiDocs(app);
 
   let stopping = false;
@@ -37,9 +39,9 @@ async function bootstrap(): Promise<void> {
     // Readiness turns 503 and new upgrades are refused before anything else happens.
     app.get(ConnectionAdmission).close();
     const deadline = setTimeout(() => {
-      logger.error(`Shutdown did not finish within ${config.shutdownTimeoutMs} ms`, 'Bootstrap');
+      logger.error(`Shutdown did not finish within ${shutdownTimeoutMs} ms`, 'Bootstrap');
       process.exit(1);
-    }, config.shutdownTimeoutMs);
+    }, shutdownTimeoutMs);
     deadline.unref();
     app.close().then(
       () => process.exit(0),

@@ -6,9 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setupApiDocs } from '../src/api-docs/setup-api-docs.js';
 import { configureApplication } from '../src/configure-application.js';
-import type { TaskStatusModuleOptions } from '../src/core/task-status-module-options.js';
-import { TaskStatusModule } from '../src/core/task-status.module.js';
 import { RedisServer } from './support/redis-server.js';
+import { gatewayModules, type TestAppOptions } from './support/test-app.js';
 import { withTimeout } from './support/with-timeout.js';
 
 interface OpenApiDocument {
@@ -19,13 +18,13 @@ interface OpenApiDocument {
 
 /** The application as main.ts builds it with API_DOCS_ENABLED=true, on a free loopback port. */
 async function startWithDocs(
-  options: TaskStatusModuleOptions,
+  options: TestAppOptions,
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({
-    imports: [TaskStatusModule.forRoot({ heartbeatIntervalMs: 0, ...options })],
+    imports: gatewayModules(options),
   }).compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
-  configureApplication(app, []);
+  configureApplication(app);
   setupApiDocs(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;

@@ -13,7 +13,8 @@ import { RedisCommandClient } from '../src/redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../src/redis/redis-subscription-status.js';
 import { RedisSubscriberService } from '../src/outbound/redis-subscriber.service.js';
 import type { ServerMessage } from '../src/task-status/protocol.js';
-import { TaskStatusModule } from '../src/core/task-status.module.js';
+import { TaskStatusCoreModule } from '../src/core/task-status-core.module.js';
+import { TaskStatusGatewayModule } from '../src/inbound/task-status-gateway.module.js';
 import { mintToken, TEST_SECRET } from './support/auth-tokens.js';
 import { RedisServer } from './support/redis-server.js';
 import { withTimeout } from './support/with-timeout.js';
@@ -80,10 +81,12 @@ interface Started {
   close(): Promise<void>;
 }
 
-async function start(module: DynamicModule): Promise<Started> {
-  const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
+async function start(core: DynamicModule): Promise<Started> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [core, TaskStatusGatewayModule.forRoot({ heartbeatIntervalMs: 0, drainWindowMs: 0 })],
+  }).compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
-  configureApplication(app, []);
+  configureApplication(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   // Updates published before the subscription exists would be lost.
@@ -134,12 +137,10 @@ describe('a custom TaskAccessPolicy', () => {
 
     before(async () => {
       gateway = await start(
-        TaskStatusModule.forRootAsync({
+        TaskStatusCoreModule.forRootAsync({
           imports: [TaskOwnersModule],
           useFactory: () => ({
-            redisUrl: redis.url,
-            heartbeatIntervalMs: 0,
-            drainWindowMs: 0,
+            redis: { url: redis.url },
             auth: { jwtSecret: TEST_SECRET },
           }),
           taskAccessPolicy: TaskOwnerPolicy,
@@ -188,10 +189,8 @@ describe('a custom TaskAccessPolicy', () => {
 
     before(async () => {
       gateway = await start(
-        TaskStatusModule.forRoot({
-          redisUrl: redis.url,
-          heartbeatIntervalMs: 0,
-          drainWindowMs: 0,
+        TaskStatusCoreModule.forRoot({
+          redis: { url: redis.url },
           auth: { jwtSecret: TEST_SECRET },
           taskAccessPolicy: {
             useFactory: (commands: RedisCommandClient) => new RedisOwnerPolicy(commands),

@@ -1,7 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 export const API_DOCS_PATH = 'docs';
 
@@ -18,12 +16,8 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
     // /ws/stats and /metrics take STATS_TOKEN or an admin JWT once auth is configured.
     .addBearerAuth()
     .build();
-  const document = SwaggerModule.createDocument(app, config);
-  const options = app.get<ResolvedTaskStatusOptions>(TASK_STATUS_OPTIONS, { strict: false });
-  // The route exists either way (modules cannot add controllers from async options); when metrics
-  // are off it answers 404, so it is not advertised.
-  if (!options.metrics) delete document.paths['/metrics'];
-  return document;
+  // Only the routes of the modules the application imported.
+  return SwaggerModule.createDocument(app, config);
 }
 
 /**

@@ -11,14 +11,15 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
+import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
+import { CLUSTER_OPTIONS, type ResolvedClusterOptions } from './cluster-options.js';
 import {
   CLUSTER_INDEX_KEY,
   HEARTBEAT_TOP_TASKS,
   instanceHeartbeatKey,
   type InstanceHeartbeat,
-} from './instance-heartbeat.js';
+} from '../core/instance-heartbeat.js';
 
 /** A heartbeat lives for three intervals: one late or lost write does not drop the instance. */
 export const HEARTBEAT_TTL_INTERVALS = 3;
@@ -39,7 +40,9 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
   private readonly onReady = (): void => void this.beat();
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(CLUSTER_OPTIONS) private readonly options: ResolvedClusterOptions,
+    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
     private readonly registry: ConnectionRegistry<WebSocket>,
     private readonly counters: DeliveryCounters,
     private readonly admission: ConnectionAdmission,
@@ -48,11 +51,11 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
   ) {}
 
   get enabled(): boolean {
-    return this.options.clusterHeartbeatIntervalMs > 0;
+    return this.options.heartbeatIntervalMs > 0;
   }
 
   get ttlMs(): number {
-    return HEARTBEAT_TTL_INTERVALS * this.options.clusterHeartbeatIntervalMs;
+    return HEARTBEAT_TTL_INTERVALS * this.options.heartbeatIntervalMs;
   }
 
   onModuleInit(): void {
@@ -60,7 +63,7 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
     // At once when the command connection is (re)established, so a new instance shows up
     // without waiting a full interval.
     this.redis.connection.on('ready', this.onReady);
-    this.timer = setInterval(() => void this.beat(), this.options.clusterHeartbeatIntervalMs);
+    this.timer = setInterval(() => void this.beat(), this.options.heartbeatIntervalMs);
     this.timer.unref();
     if (this.redis.connection.status === 'ready') void this.beat();
   }
@@ -86,8 +89,8 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
     let timer: NodeJS.Timeout | undefined;
     const removal = this.redis.connection
       .multi()
-      .del(instanceHeartbeatKey(this.options.instanceId))
-      .zrem(CLUSTER_INDEX_KEY, this.options.instanceId)
+      .del(instanceHeartbeatKey(this.instanceId))
+      .zrem(CLUSTER_INDEX_KEY, this.instanceId)
       .exec()
       .catch(() => undefined); // Unreachable: the TTL removes the key instead.
     await Promise.race([
@@ -102,7 +105,7 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
     if (this.inFlight) return;
     this.inFlight = true;
     const now = Date.now();
-    const id = this.options.instanceId;
+    const id = this.instanceId;
     const pruneBefore = now - Math.max(MIN_INDEX_PRUNE_AGE_MS, 10 * this.ttlMs);
     try {
       await this.redis.connection
@@ -125,10 +128,10 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
     const top = this.registry.topTasks(HEARTBEAT_TOP_TASKS);
     return {
       v: 1,
-      instance_id: this.options.instanceId,
-      channel: this.options.channel,
+      instance_id: this.instanceId,
+      channel: this.redisOptions.channel,
       sent_at: now,
-      interval_ms: this.options.clusterHeartbeatIntervalMs,
+      interval_ms: this.options.heartbeatIntervalMs,
       ttl_ms: this.ttlMs,
       uptime_seconds: Math.round((now - this.counters.startedAt) / 1000),
       accepting_connections: this.admission.accepting,

@@ -1,22 +1,16 @@
-import { hostname } from 'node:os';
 import { registerAs } from '@nestjs/config';
-import { parseEnvironment } from './parse-environment.js';
+import { environment } from './environment.js';
 
+/** The standalone service itself: where it listens, how it logs, which feature modules it loads. */
 export const appConfig = registerAs('app', () => {
-  const env = parseEnvironment(process.env);
+  const env = environment();
   return {
     port: env.PORT,
     host: env.HOST,
-    corsOrigins: env.CORS_ORIGINS,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
-    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    drainWindowMs: env.SHUTDOWN_DRAIN_WINDOW_MS,
-    instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
-    metricsEnabled: env.METRICS_ENABLED,
     apiDocsEnabled: env.API_DOCS_ENABLED,
+    metricsEnabled: env.METRICS_ENABLED,
     demoPage: env.DEMO_PAGE,
-    demoPublishEnabled: env.DEMO_PUBLISH_ENABLED,
-    clusterHeartbeatIntervalMs: env.CLUSTER_HEARTBEAT_INTERVAL_MS,
   };
 });

@@ -30,9 +30,9 @@ describe('the AUTH_* variables and STATS_TOKEN', () => {
       issuer: undefined,
       audience: undefined,
       algorithms: undefined,
-      clockToleranceSeconds: 5,
-      tasksClaim: 'tasks',
-      adminClaim: 'admin',
+      clockToleranceSeconds: undefined,
+      tasksClaim: undefined,
+      adminClaim: undefined,
       statsToken: undefined,
     });
   });

@@ -1,7 +1,8 @@
 import { registerAs } from '@nestjs/config';
+import type { TaskStatusAuthOptions } from '../auth/auth-options.js';
 import { authOptionsFromEnvironment } from './auth-environment.js';
-import { parseEnvironment } from './parse-environment.js';
+import { environment } from './environment.js';
 
-export const authConfig = registerAs('auth', () =>
-  authOptionsFromEnvironment(parseEnvironment(process.env)),
+export const authConfig = registerAs('auth', (): TaskStatusAuthOptions =>
+  authOptionsFromEnvironment(environment()),
 );

@@ -59,7 +59,9 @@ function lowerCase({ value }: { value: unknown }): unknown {
 }
 
 /**
- * Every environment variable the service reads, with its default.
+ * Every environment variable the service reads. Unset ones stay undefined, and the module that
+ * owns the setting applies its default (one place for each); only the settings of the standalone
+ * service itself (port, logging, which modules to load) have their defaults here.
  * Documented in README.md and .env.example; keep the three in step.
  */
 export class EnvironmentVariables {
@@ -73,80 +75,96 @@ export class EnvironmentVariables {
   HOST: string = '0.0.0.0';
 
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL: string = 'redis://localhost:6379/0';
+  @IsOptional()
+  REDIS_URL?: string;
 
   @IsString()
   @IsNotEmpty()
   @MaxLength(256)
-  REDIS_PUBSUB_CHANNEL: string = 'task_status_updates';
+  @IsOptional()
+  REDIS_PUBSUB_CHANNEL?: string;
 
   @IsInt()
   @Min(1)
-  WS_MAX_CONNECTIONS: number = 1000;
+  @IsOptional()
+  WS_MAX_CONNECTIONS?: number;
 
   @IsInt()
   @Min(64)
   @Max(16 * 1024 * 1024)
-  WS_MAX_MESSAGE_BYTES: number = 4096;
+  @IsOptional()
+  WS_MAX_MESSAGE_BYTES?: number;
 
   @IsInt()
   @Min(1)
-  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: number = 100;
+  @IsOptional()
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION?: number;
 
   /** Sustained inbound messages per second per connection; 0 turns rate limiting off. */
   @IsInt()
   @Min(0)
-  WS_RATE_LIMIT_PER_SECOND: number = 20;
+  @IsOptional()
+  WS_RATE_LIMIT_PER_SECOND?: number;
 
   /** Messages a connection may send at once; above WS_MAX_SUBSCRIPTIONS_PER_CONNECTION. */
   @IsInt()
   @Min(1)
-  WS_RATE_LIMIT_BURST: number = 120;
+  @IsOptional()
+  WS_RATE_LIMIT_BURST?: number;
 
   /** rate_limited answers within the window; the next over-limit message closes with 1008. */
   @IsInt()
   @Min(0)
-  WS_RATE_LIMIT_MAX_VIOLATIONS: number = 10;
+  @IsOptional()
+  WS_RATE_LIMIT_MAX_VIOLATIONS?: number;
 
   @IsInt()
   @Min(100)
-  WS_RATE_LIMIT_VIOLATION_WINDOW_MS: number = 10_000;
+  @IsOptional()
+  WS_RATE_LIMIT_VIOLATION_WINDOW_MS?: number;
 
   /** Concurrent connections per client address (see TRUST_PROXY); 0 turns the limit off. */
   @IsInt()
   @Min(0)
-  WS_MAX_CONNECTIONS_PER_IP: number = 0;
+  @IsOptional()
+  WS_MAX_CONNECTIONS_PER_IP?: number;
 
   /** Proxies in front of the service whose X-Forwarded-For entries are trusted; 0 = none. */
   @IsInt()
   @Min(0)
   @Max(32)
-  TRUST_PROXY: number = 0;
+  @IsOptional()
+  TRUST_PROXY?: number;
 
   /** HTTP requests (upgrades included) whose headers take longer are cut off. */
   @IsInt()
   @Min(100)
   @Max(300_000)
-  WS_HANDSHAKE_TIMEOUT_MS: number = 10_000;
+  @IsOptional()
+  WS_HANDSHAKE_TIMEOUT_MS?: number;
 
   /** 0 disables protocol-level heartbeats. */
   @IsInt()
   @Min(0)
-  WS_HEARTBEAT_INTERVAL_MS: number = 30_000;
+  @IsOptional()
+  WS_HEARTBEAT_INTERVAL_MS?: number;
 
   @IsInt()
   @Min(1)
   @Max(10_000)
-  STATS_MAX_TASKS: number = 1000;
+  @IsOptional()
+  STATS_MAX_TASKS?: number;
 
   @IsInt()
   @Min(100)
-  SHUTDOWN_TIMEOUT_MS: number = 10_000;
+  @IsOptional()
+  SHUTDOWN_TIMEOUT_MS?: number;
 
   /** Sockets are closed in batches over this window on shutdown (capped at a quarter of the timeout). */
   @IsInt()
   @Min(0)
-  SHUTDOWN_DRAIN_WINDOW_MS: number = 2_000;
+  @IsOptional()
+  SHUTDOWN_DRAIN_WINDOW_MS?: number;
 
   @Transform(upperCase)
   @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
@@ -166,7 +184,8 @@ export class EnvironmentVariables {
     message:
       'CORS_ORIGINS entries must be origins like "https://app.example.com" (scheme://host[:port])',
   })
-  CORS_ORIGINS: string[] = [];
+  @IsOptional()
+  CORS_ORIGINS?: string[];
 
   @Transform(parseBoolean)
   @IsBoolean({ message: 'METRICS_ENABLED must be true or false' })
@@ -183,12 +202,14 @@ export class EnvironmentVariables {
   /** POST /demo/simulate publishes fake tasks to Redis: for development only (`make dev`). */
   @Transform(parseBoolean)
   @IsBoolean({ message: 'DEMO_PUBLISH_ENABLED must be true or false' })
-  DEMO_PUBLISH_ENABLED: boolean = false;
+  @IsOptional()
+  DEMO_PUBLISH_ENABLED?: boolean;
 
   /** Interval of this instance's heartbeat for /ws/stats?scope=cluster; 0 stops publishing it. */
   @IsInt()
   @Min(0)
-  CLUSTER_HEARTBEAT_INTERVAL_MS: number = 5_000;
+  @IsOptional()
+  CLUSTER_HEARTBEAT_INTERVAL_MS?: number;
 
   /**
    * JWT authentication (docs/security.md): off until exactly one key source is set. The
@@ -231,18 +252,21 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(0)
   @Max(600)
-  AUTH_CLOCK_TOLERANCE_SECONDS: number = 5;
+  @IsOptional()
+  AUTH_CLOCK_TOLERANCE_SECONDS?: number;
 
   @IsString()
   @IsNotEmpty()
   @MaxLength(256)
-  AUTH_TASKS_CLAIM: string = 'tasks';
+  @IsOptional()
+  AUTH_TASKS_CLAIM?: string;
 
   /** `name` (the claim must be true) or `name=value` (equal, or held by an array or scope string). */
   @Matches(/^[^=\s]+(=[^=\s]+)?$/, {
     message: 'AUTH_ADMIN_CLAIM must be "name" or "name=value", e.g. admin or roles=gateway-admin',
   })
-  AUTH_ADMIN_CLAIM: string = 'admin';
+  @IsOptional()
+  AUTH_ADMIN_CLAIM?: string;
 
   /** Bearer token for /ws/stats and /metrics; works with or without JWT authentication. */
   @IsOptional()
@@ -258,46 +282,55 @@ export class EnvironmentVariables {
   /** Where publishers keep each task's latest state; empty disables snapshots and resync. */
   @IsString()
   @MaxLength(256)
-  TASK_STATUS_KEY_PREFIX: string = 'task:status:';
+  @IsOptional()
+  TASK_STATUS_KEY_PREFIX?: string;
 
   @Transform(parseList)
   @IsArray({ message: 'TASK_TERMINAL_STATUSES must be a comma-separated list of statuses' })
   @ArrayMaxSize(50)
   @IsString({ each: true })
-  TASK_TERMINAL_STATUSES: string[] = ['completed', 'failed', 'cancelled'];
+  @IsOptional()
+  TASK_TERMINAL_STATUSES?: string[];
 
   /** 0 disables the data-path canary. */
   @IsInt()
   @Min(0)
-  CANARY_INTERVAL_MS: number = 5_000;
+  @IsOptional()
+  CANARY_INTERVAL_MS?: number;
 
   @IsInt()
   @Min(100)
-  CANARY_TIMEOUT_MS: number = 15_000;
+  @IsOptional()
+  CANARY_TIMEOUT_MS?: number;
 
   @IsInt()
   @Min(1)
   @Max(10_000)
-  RESYNC_BATCH_SIZE: number = 500;
+  @IsOptional()
+  RESYNC_BATCH_SIZE?: number;
 
   /** Above this many buffered bytes a socket's frames are held back and coalesced per task. */
   @IsInt()
   @Min(1024)
-  WS_BACKPRESSURE_BYTES: number = 256 * 1024;
+  @IsOptional()
+  WS_BACKPRESSURE_BYTES?: number;
 
   /** A slow socket past this many buffered plus held-back bytes is closed with 1013. */
   @IsInt()
   @Min(4096)
-  WS_SLOW_CLIENT_MAX_BYTES: number = 2 * 1024 * 1024;
+  @IsOptional()
+  WS_SLOW_CLIENT_MAX_BYTES?: number;
 
   /** A held-back socket that reads nothing for this long is closed with 1013; 0 turns it off. */
   @IsInt()
   @Min(0)
   @Max(600_000)
-  WS_SLOW_CLIENT_STALL_MS: number = 10_000;
+  @IsOptional()
+  WS_SLOW_CLIENT_STALL_MS?: number;
 
   /** Offer permessage-deflate; off by default (CPU per socket per update for small frames). */
   @Transform(parseBoolean)
   @IsBoolean({ message: 'WS_PER_MESSAGE_DEFLATE must be true or false' })
-  WS_PER_MESSAGE_DEFLATE: boolean = false;
+  @IsOptional()
+  WS_PER_MESSAGE_DEFLATE?: boolean;
 }

@@ -1,6 +1,14 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { resolveConnectionLimitsOptions } from '../connections/connection-limits-options.js';
+import { resolveGatewayOptions } from '../inbound/gateway-options.js';
+import { resolveTaskStateOptions } from '../outbound/task-state-options.js';
+import { resolveRedisOptions } from '../redis/redis-options.js';
+import { gatewayOptionsFromEnvironment } from './gateway.config.js';
+import { limitsOptionsFromEnvironment } from './limits.config.js';
+import { redisOptionsFromEnvironment } from './redis.config.js';
+import { taskStateOptionsFromEnvironment } from './task-state.config.js';
 import { InvalidEnvironmentError, parseEnvironment } from './parse-environment.js';
 
 /** Runs parseEnvironment expecting a failure and returns the error for inspection. */
@@ -22,14 +30,16 @@ describe('parseEnvironment', () => {
     // Act
     const env = parseEnvironment(raw);
 
-    // Assert
+    // Assert: the service's own settings here, the modules' through their options.
     assert.equal(env.PORT, 8001);
-    assert.equal(env.REDIS_URL, 'redis://localhost:6379/0');
-    assert.equal(env.REDIS_PUBSUB_CHANNEL, 'task_status_updates');
-    assert.equal(env.WS_MAX_CONNECTIONS, 1000);
-    assert.equal(env.WS_MAX_MESSAGE_BYTES, 4096);
     assert.equal(env.LOG_LEVEL, 'INFO');
-    assert.deepEqual(env.CORS_ORIGINS, []);
+    const redis = resolveRedisOptions(redisOptionsFromEnvironment(env));
+    assert.equal(redis.url, 'redis://localhost:6379/0');
+    assert.equal(redis.channel, 'task_status_updates');
+    const limits = resolveConnectionLimitsOptions(limitsOptionsFromEnvironment(env));
+    assert.equal(limits.maxConnections, 1000);
+    assert.deepEqual(limits.allowedOrigins, []);
+    assert.equal(resolveGatewayOptions(gatewayOptionsFromEnvironment(env)).maxMessageBytes, 4096);
   });
 
   it('treats empty-string variables as unset', () => {
@@ -47,14 +57,16 @@ describe('parseEnvironment', () => {
     // Act
     const env = parseEnvironment(raw);
 
-    // Assert
+    // Assert: the service's own settings here, the modules' through their options.
     assert.equal(env.PORT, 8001);
-    assert.equal(env.REDIS_URL, 'redis://localhost:6379/0');
-    assert.equal(env.REDIS_PUBSUB_CHANNEL, 'task_status_updates');
-    assert.equal(env.WS_MAX_CONNECTIONS, 1000);
-    assert.equal(env.WS_MAX_MESSAGE_BYTES, 4096);
     assert.equal(env.LOG_LEVEL, 'INFO');
-    assert.deepEqual(env.CORS_ORIGINS, []);
+    const redis = resolveRedisOptions(redisOptionsFromEnvironment(env));
+    assert.equal(redis.url, 'redis://localhost:6379/0');
+    assert.equal(redis.channel, 'task_status_updates');
+    const limits = resolveConnectionLimitsOptions(limitsOptionsFromEnvironment(env));
+    assert.equal(limits.maxConnections, 1000);
+    assert.deepEqual(limits.allowedOrigins, []);
+    assert.equal(resolveGatewayOptions(gatewayOptionsFromEnvironment(env)).maxMessageBytes, 4096);
   });
 
   it('converts numeric strings and keeps explicit values', () => {
@@ -130,15 +142,17 @@ describe('parseEnvironment', () => {
   it('applies the abuse-resistance defaults: rate limit on, per-address limit off', () => {
     // Act
     const env = parseEnvironment({});
+    const gateway = resolveGatewayOptions(gatewayOptionsFromEnvironment(env));
+    const limits = resolveConnectionLimitsOptions(limitsOptionsFromEnvironment(env));
 
     // Assert
-    assert.equal(env.WS_RATE_LIMIT_PER_SECOND, 20);
-    assert.equal(env.WS_RATE_LIMIT_BURST, 120);
-    assert.equal(env.WS_RATE_LIMIT_MAX_VIOLATIONS, 10);
-    assert.equal(env.WS_RATE_LIMIT_VIOLATION_WINDOW_MS, 10_000);
-    assert.equal(env.WS_MAX_CONNECTIONS_PER_IP, 0);
-    assert.equal(env.TRUST_PROXY, 0);
-    assert.equal(env.WS_HANDSHAKE_TIMEOUT_MS, 10_000);
+    assert.equal(gateway.rateLimitPerSecond, 20);
+    assert.equal(gateway.rateLimitBurst, 120);
+    assert.equal(gateway.rateLimitMaxViolations, 10);
+    assert.equal(gateway.rateLimitViolationWindowMs, 10_000);
+    assert.equal(limits.maxConnectionsPerIp, 0);
+    assert.equal(limits.trustProxy, 0);
+    assert.equal(gateway.handshakeTimeoutMs, 10_000);
   });
 
   // Number('   ') is 0: a blank PORT must not silently mean "any free port".
@@ -148,12 +162,17 @@ describe('parseEnvironment', () => {
 
     // Assert
     assert.equal(env.PORT, 8001);
-    assert.equal(env.WS_HEARTBEAT_INTERVAL_MS, 30_000);
+    assert.equal(env.WS_HEARTBEAT_INTERVAL_MS, undefined);
+    assert.equal(
+      resolveGatewayOptions(gatewayOptionsFromEnvironment(env)).heartbeatIntervalMs,
+      30_000,
+    );
   });
 
   it('keeps an empty TASK_STATUS_KEY_PREFIX: it turns snapshots off', () => {
     assert.equal(parseEnvironment({ TASK_STATUS_KEY_PREFIX: '' }).TASK_STATUS_KEY_PREFIX, '');
-    assert.equal(parseEnvironment({}).TASK_STATUS_KEY_PREFIX, 'task:status:');
+    const unset = taskStateOptionsFromEnvironment(parseEnvironment({}));
+    assert.equal(resolveTaskStateOptions(unset).snapshotKeyPrefix, 'task:status:');
   });
 
   it('reads TASK_TERMINAL_STATUSES as a comma-separated list', () => {

@@ -1,10 +1,11 @@
 import { registerAs } from '@nestjs/config';
-import { parseEnvironment } from './parse-environment.js';
+import type { RedisOptions } from '../redis/redis-options.js';
+import type { EnvironmentVariables } from './environment-variables.js';
+import { environment } from './environment.js';
 
-export const redisConfig = registerAs('redis', () => {
-  const env = parseEnvironment(process.env);
-  return {
-    url: env.REDIS_URL,
-    channel: env.REDIS_PUBSUB_CHANNEL,
-  };
-});
+/** The options as the environment sets them; unset variables stay undefined (the module's default). */
+export function redisOptionsFromEnvironment(env: EnvironmentVariables): RedisOptions {
+  return { url: env.REDIS_URL, channel: env.REDIS_PUBSUB_CHANNEL };
+}
+
+export const redisConfig = registerAs('redis', () => redisOptionsFromEnvironment(environment()));

@@ -1,13 +1,17 @@
 import { registerAs } from '@nestjs/config';
-import { parseEnvironment } from './parse-environment.js';
+import type { TaskStateOptions } from '../outbound/task-state-options.js';
+import type { EnvironmentVariables } from './environment-variables.js';
+import { environment } from './environment.js';
 
-export const taskStateConfig = registerAs('taskState', () => {
-  const env = parseEnvironment(process.env);
+/** The options as the environment sets them; unset variables stay undefined (the module's default). */
+export function taskStateOptionsFromEnvironment(env: EnvironmentVariables): TaskStateOptions {
   return {
     snapshotKeyPrefix: env.TASK_STATUS_KEY_PREFIX,
     terminalStatuses: env.TASK_TERMINAL_STATUSES,
-    canaryIntervalMs: env.CANARY_INTERVAL_MS,
-    canaryTimeoutMs: env.CANARY_TIMEOUT_MS,
     resyncBatchSize: env.RESYNC_BATCH_SIZE,
   };
-});
+}
+
+export const taskStateConfig = registerAs('taskState', () =>
+  taskStateOptionsFromEnvironment(environment()),
+);

@@ -1,8 +1,7 @@
 import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { DEMO_OPTIONS, type ResolvedDemoOptions } from './demo-options.js';
 import { DemoAssets, type DemoFile } from './demo-assets.js';
 
 /**
@@ -29,14 +28,14 @@ const CONTENT_SECURITY_POLICY = [
 @Controller()
 export class DemoPageController {
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(DEMO_OPTIONS) private readonly options: ResolvedDemoOptions,
     private readonly assets: DemoAssets,
   ) {}
 
   @Get()
   async page(@Req() request: Request, @Res() response: Response): Promise<void> {
     this.ensureEnabled(request);
-    const html = await this.assets.page(this.options.demoPublishEnabled);
+    const html = await this.assets.page(this.options.publishEnabled);
     response
       .status(200)
       .type('html')
@@ -70,7 +69,7 @@ export class DemoPageController {
   }
 
   private ensureEnabled(request: Request): void {
-    if (!this.options.demoPage) throw notFound(request);
+    if (!this.options.page) throw notFound(request);
   }
 
   private send(request: Request, response: Response, file: DemoFile | undefined): void {

@@ -13,8 +13,7 @@ import {
 } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { CANARY_TASK_PREFIX } from '../outbound/data-path-canary.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { DEMO_OPTIONS, type ResolvedDemoOptions } from './demo-options.js';
 import {
   DemoTaskSimulator,
   MAX_RUNNING_SIMULATIONS,
@@ -32,7 +31,7 @@ import { SimulateTaskDto } from './simulate-task.dto.js';
 @Controller('demo')
 export class DemoSimulationController {
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(DEMO_OPTIONS) private readonly options: ResolvedDemoOptions,
     private readonly simulator: DemoTaskSimulator,
   ) {}
 
@@ -41,7 +40,7 @@ export class DemoSimulationController {
   async simulate(
     @Body(new ValidationPipe({ whitelist: true, transform: true })) body: SimulateTaskDto,
   ): Promise<SimulationStarted> {
-    if (!this.options.demoPublishEnabled) {
+    if (!this.options.publishEnabled) {
       throw new NotFoundException('Cannot POST /demo/simulate');
     }
     if (body.task_id?.startsWith(CANARY_TASK_PREFIX)) {

@@ -1,8 +1,11 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import {
+  TASK_STATE_OPTIONS,
+  type ResolvedTaskStateOptions,
+} from '../outbound/task-state-options.js';
+import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 
 /** The fake task's states, published one per step. */
 const STEPS = [
@@ -46,7 +49,8 @@ export class DemoTaskSimulator implements OnModuleDestroy {
   private stopped = false;
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(TASK_STATE_OPTIONS) private readonly taskState: ResolvedTaskStateOptions,
+    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
     private readonly redis: RedisCommandClient,
   ) {}
 
@@ -107,10 +111,15 @@ export class DemoTaskSimulator implements OnModuleDestroy {
       simulated: true,
     });
     const transaction = this.redis.connection.multi();
-    if (this.options.snapshotKeyPrefix !== '') {
-      transaction.set(`${this.options.snapshotKeyPrefix}${taskId}`, json, 'EX', STATE_TTL_SECONDS);
+    if (this.taskState.snapshotKeyPrefix !== '') {
+      transaction.set(
+        `${this.taskState.snapshotKeyPrefix}${taskId}`,
+        json,
+        'EX',
+        STATE_TTL_SECONDS,
+      );
     }
-    const replies = await transaction.publish(this.options.channel, json).exec();
+    const replies = await transaction.publish(this.redisOptions.channel, json).exec();
     const failed = replies?.find(([error]) => error !== null)?.[0];
     if (failed) throw failed;
   }

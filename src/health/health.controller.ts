@@ -18,8 +18,7 @@ import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { RedisHealthIndicator } from '../redis/redis.health.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
 import { ConnectionsHealthIndicator } from './connections.health.js';
 
 export interface HealthSummary {
@@ -50,7 +49,7 @@ export class HealthController {
     private readonly connections: ConnectionsHealthIndicator,
     private readonly redisStatus: RedisSubscriptionStatus,
     private readonly registry: ConnectionRegistry<WebSocket>,
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
   ) {}
 
   /** The summary that dashboards and the original contract read: 200 healthy, 503 unhealthy. */
@@ -73,7 +72,7 @@ export class HealthController {
       status: healthy ? 'healthy' : 'unhealthy',
       redis: this.redisStatus.isUp ? 'connected' : 'disconnected',
       active_connections: this.registry.connectionCount,
-      instance_id: this.options.instanceId,
+      instance_id: this.instanceId,
       checks: result.details,
     };
   }

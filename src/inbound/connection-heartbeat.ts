@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
 
 /**
  * Protocol-level keepalive: every interval each socket that answered the previous ping gets a
@@ -14,7 +13,7 @@ export class ConnectionHeartbeat {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
     private readonly counters: DeliveryCounters,
   ) {}
 

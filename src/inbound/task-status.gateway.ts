@@ -40,8 +40,11 @@ import {
   type SubscribedMessage,
   type UnsubscribedMessage,
 } from '../task-status/protocol.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import {
+  CONNECTION_LIMITS_OPTIONS,
+  type ResolvedConnectionLimitsOptions,
+} from '../connections/connection-limits-options.js';
+import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { createWsValidationPipe } from './ws-validation.pipe.js';
 import { WsExceptionFilter } from './ws-exception.filter.js';
@@ -64,7 +67,8 @@ export class TaskStatusGateway
   private server: WebSocketServer | undefined;
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
+    @Inject(CONNECTION_LIMITS_OPTIONS) private readonly limits: ResolvedConnectionLimitsOptions,
     private readonly registry: ConnectionRegistry<WebSocket>,
     private readonly heartbeat: ConnectionHeartbeat,
     private readonly admission: ConnectionAdmission,
@@ -138,7 +142,7 @@ export class TaskStatusGateway
     if (result === 'limit_reached') {
       throw new ProtocolErrorException(
         'subscription_limit',
-        `A connection may hold at most ${this.options.maxSubscriptionsPerConnection} subscriptions; unsubscribe from a task first`,
+        `A connection may hold at most ${this.limits.maxSubscriptionsPerConnection} subscriptions; unsubscribe from a task first`,
         { task_id },
       );
     }

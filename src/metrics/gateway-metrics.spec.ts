@@ -8,10 +8,9 @@ import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import type { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
-import { resolveTaskStatusOptions } from '../core/resolve-task-status-options.js';
 import { GatewayMetrics, METRIC_PREFIX } from './gateway-metrics.js';
 
-function build(metrics = true) {
+function build() {
   const registry = new ConnectionRegistry<WebSocket>();
   const counters = new DeliveryCounters();
   const admission = new ConnectionAdmission();
@@ -20,7 +19,6 @@ function build(metrics = true) {
   const subscriber = { events } as unknown as RedisSubscriberService;
   const rateLimits = new RateLimitCounters();
   const gatewayMetrics = new GatewayMetrics(
-    resolveTaskStatusOptions({ redisUrl: 'redis://127.0.0.1:1', metrics }),
     registry,
     counters,
     admission,
@@ -136,20 +134,6 @@ describe('GatewayMetrics', () => {
 
     // Assert
     assert.equal(events.listenerCount('delivered'), 0);
-  });
-
-  it('registers nothing and does not listen when switched off', async () => {
-    // Arrange
-    const { gatewayMetrics, events } = build(false);
-
-    // Act
-    gatewayMetrics.onModuleInit();
-    const text = await gatewayMetrics.render();
-
-    // Assert
-    assert.equal(gatewayMetrics.enabled, false);
-    assert.equal(events.listenerCount('delivered'), 0);
-    assert.equal(text.trim(), '');
   });
 
   it('keeps each instance in its own registry', async () => {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
@@ -7,8 +7,6 @@ import { DeliveryCounters, DROP_REASONS } from '../connections/delivery-counters
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
 
 /** Prefix of this service's own metrics; Node's default metrics keep their usual names. */
 export const METRIC_PREFIX = 'task_status_gateway_';
@@ -30,14 +28,12 @@ export const DELIVERY_DURATION_BUCKETS = [
 @Injectable()
 export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
   readonly registry = new Registry();
-  readonly enabled: boolean;
   private readonly deliveryDuration: Histogram;
   private readonly onDelivered = (_taskId: string, recipients: number, seconds: number): void => {
     if (recipients > 0) this.deliveryDuration.observe(seconds);
   };
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) options: ResolvedTaskStatusOptions,
     private readonly connections: ConnectionRegistry<WebSocket>,
     private readonly counters: DeliveryCounters,
     private readonly admission: ConnectionAdmission,
@@ -45,14 +41,13 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     private readonly subscriber: RedisSubscriberService,
     private readonly rateLimits: RateLimitCounters,
   ) {
-    this.enabled = options.metrics;
     this.deliveryDuration = new Histogram({
       name: `${METRIC_PREFIX}delivery_duration_seconds`,
       help: 'Time from the arrival of a Redis message to its last WebSocket write, for updates written to at least one socket.',
       buckets: DELIVERY_DURATION_BUCKETS,
       registers: [],
     });
-    if (this.enabled) this.register();
+    this.register();
   }
 
   get contentType(): string {
@@ -60,7 +55,7 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    if (this.enabled) this.subscriber.events.on('delivered', this.onDelivered);
+    this.subscriber.events.on('delivered', this.onDelivered);
   }
 
   onModuleDestroy(): void {

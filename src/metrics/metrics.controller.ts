@@ -1,8 +1,7 @@
-import { Controller, Get, Header, NotFoundException, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, Res, UseGuards } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiForbiddenResponse,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiProduces,
   ApiTags,
@@ -33,9 +32,7 @@ export class MetricsController {
       'Prometheus text exposition format (version 0.0.4): Node process metrics and the `task_status_gateway_*` metrics of docs/operations.md.',
     schema: { type: 'string' },
   })
-  @ApiNotFoundResponse({ description: 'Metrics are switched off (`METRICS_ENABLED=false`).' })
   async scrape(@Res({ passthrough: true }) response: Response): Promise<string> {
-    if (!this.metrics.enabled) throw new NotFoundException('Cannot GET /metrics');
     const body = await this.metrics.render();
     response.type(this.metrics.contentType);
     return body;

@@ -9,8 +9,9 @@ import { EventEmitter } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import type { TaskStatusData } from '../task-status/protocol.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
+import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
+import { CANARY_OPTIONS, type ResolvedCanaryOptions } from './canary-options.js';
 
 /** Task ids starting with this are reserved for canaries: never subscribable, never delivered. */
 export const CANARY_TASK_PREFIX = '__canary__:';
@@ -33,20 +34,22 @@ export class DataPathCanary implements OnModuleInit, OnModuleDestroy {
   private pendingSince: number | undefined;
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(CANARY_OPTIONS) private readonly options: ResolvedCanaryOptions,
+    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
+    @Inject(INSTANCE_ID) instanceId: string,
     private readonly status: RedisSubscriptionStatus,
     private readonly redis: RedisCommandClient,
   ) {
-    this.taskId = CANARY_TASK_PREFIX + options.instanceId.replace(/[^A-Za-z0-9_.:-]/g, '_');
+    this.taskId = CANARY_TASK_PREFIX + instanceId.replace(/[^A-Za-z0-9_.:-]/g, '_');
   }
 
   get enabled(): boolean {
-    return this.options.canaryIntervalMs > 0;
+    return this.options.intervalMs > 0;
   }
 
   onModuleInit(): void {
     if (!this.enabled) return;
-    this.timer = setInterval(() => void this.tick(), this.options.canaryIntervalMs);
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
     this.timer.unref();
   }
 
@@ -70,11 +73,11 @@ export class DataPathCanary implements OnModuleInit, OnModuleDestroy {
   /** One round: judge the outstanding canary, then send the next. Public for tests. */
   async tick(): Promise<void> {
     const at = now();
-    if (this.pendingSince !== undefined && at - this.pendingSince > this.options.canaryTimeoutMs) {
+    if (this.pendingSince !== undefined && at - this.pendingSince > this.options.timeoutMs) {
       this.pendingSince = undefined;
       this.status.markDataPathStalled();
       this.logger.warn(
-        `No canary came back through Redis within ${this.options.canaryTimeoutMs} ms; resubscribing`,
+        `No canary came back through Redis within ${this.options.timeoutMs} ms; resubscribing`,
       );
       this.events.emit('stalled');
       return;
@@ -85,7 +88,7 @@ export class DataPathCanary implements OnModuleInit, OnModuleDestroy {
     if (first) this.pendingSince = at;
     try {
       await this.redis.connection.publish(
-        this.options.channel,
+        this.redisOptions.channel,
         JSON.stringify({ task_id: this.taskId, sent_at: at }),
       );
     } catch {

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { encodeTextFrame } from './websocket-text-frame.js';
+import { encodeTextFrame } from './ws-internals.js';
 
 /**
  * Consecutive live updates of one task from the same event-loop turn: when the gateway falls

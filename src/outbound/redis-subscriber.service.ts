@@ -17,8 +17,7 @@ import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { CANARY_TASK_PREFIX, DataPathCanary } from './data-path-canary.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';
 import { parseTaskUpdate, peekTaskId, type TaskUpdate } from './task-update.parser.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 
 /** Events an importing application can listen to (`subscriber.events.on(...)`). */
 export interface RedisSubscriberEvents {
@@ -51,7 +50,7 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
   private stopping = false;
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(REDIS_OPTIONS) private readonly options: ResolvedRedisOptions,
     private readonly registry: ConnectionRegistry<WebSocket>,
     private readonly counters: DeliveryCounters,
     private readonly status: RedisSubscriptionStatus,
@@ -60,7 +59,7 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     connectionFactory: RedisConnectionFactory,
   ) {
     // Resubscription is done here on every 'ready', so that "subscribed" is known, not assumed.
-    this.connection = connectionFactory.create(options.redisUrl, 'subscriber', {
+    this.connection = connectionFactory.create(options.url, 'subscriber', {
       autoResubscribe: false,
     });
   }

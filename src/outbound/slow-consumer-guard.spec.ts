@@ -3,7 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { CloseCode } from '../task-status/protocol.js';
-import { resolveTaskStatusOptions } from '../core/resolve-task-status-options.js';
+import { resolveDeliveryOptions } from './delivery-options.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 
 /** A socket whose send buffer the test sets; records sends and closes. */
@@ -43,7 +43,7 @@ describe('SlowConsumerGuard', () => {
 
   function setUp(slowClientStallMs: number) {
     const counters = new DeliveryCounters();
-    const options = resolveTaskStatusOptions({ redisUrl: 'redis://unused', slowClientStallMs });
+    const options = resolveDeliveryOptions({ slowClientStallMs });
     const guard = new SlowConsumerGuard(options, counters);
     guards.push(guard);
     const socket = new FakeSocket();

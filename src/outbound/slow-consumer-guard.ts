@@ -1,11 +1,10 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import type { LiveUpdateRun } from './live-update-run.js';
 import { CloseCode } from '../task-status/protocol.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { checkWsInternals, rawTransportOf } from './ws-internals.js';
+import { DELIVERY_OPTIONS, type ResolvedDeliveryOptions } from './delivery-options.js';
 
 const SEND_AS_TEXT = { binary: false } as const;
 const FLUSH_INTERVAL_MS = 20;
@@ -14,9 +13,6 @@ const FLUSH_INTERVAL_MS = 20;
  * closed over a few flushes, so that the work does not delay the live ones in one burst.
  */
 const STALL_CLOSES_PER_FLUSH = 20;
-
-/** ws' TCP socket: ws keeps it as `_socket` (not in @types/ws). */
-type WebSocketWithTransport = WebSocket & { _socket?: Socket };
 
 interface PendingFrame {
   frame: Buffer;
@@ -68,18 +64,11 @@ class Backlog {
 export class SlowConsumerGuard implements OnModuleDestroy {
   private readonly backlogs = new Map<WebSocket, Backlog>();
   private timer: NodeJS.Timeout | undefined;
-  /**
-   * Pre-encoded frames go straight to the TCP socket. Without compression, ws' sender writes each
-   * message synchronously and queues nothing, so bytes written beside it keep their order, and
-   * `bufferedAmount` (the socket's writable length) still counts them.
-   */
-  private readonly rawWrites: boolean;
-
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(DELIVERY_OPTIONS) private readonly options: ResolvedDeliveryOptions,
     private readonly counters: DeliveryCounters,
   ) {
-    this.rawWrites = !options.perMessageDeflate;
+    checkWsInternals();
   }
 
   /** Sockets currently held back. */
@@ -94,7 +83,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
       this.hold(socket, backlog, run.taskId, run.payloads, run.terminals);
       return;
     }
-    const transport = this.rawWrites ? (socket as WebSocketWithTransport)._socket : undefined;
+    const transport = rawTransportOf(socket);
     if (transport) transport.write(wire);
     else for (const payload of run.payloads) socket.send(payload, SEND_AS_TEXT);
   }

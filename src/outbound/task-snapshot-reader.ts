@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { once } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
 
 /**
  * Reads the latest state publishers keep under `{snapshotKeyPrefix}{task_id}` (SETEX before
@@ -11,7 +10,7 @@ import type { ResolvedTaskStatusOptions } from '../core/task-status-module-optio
 @Injectable()
 export class TaskSnapshotReader {
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(TASK_STATE_OPTIONS) private readonly options: ResolvedTaskStateOptions,
     private readonly redis: RedisCommandClient,
   ) {}
 

@@ -4,9 +4,10 @@ import * as ws from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import type { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { resolveTaskStatusOptions } from '../core/resolve-task-status-options.js';
+import { resolveDeliveryOptions } from './delivery-options.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import type { TaskSnapshotReader } from './task-snapshot-reader.js';
+import { resolveTaskStateOptions } from './task-state-options.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';
 
 interface FrameReceiver {
@@ -22,6 +23,8 @@ const { Receiver, WebSocket } = ws as unknown as {
 class RecordingSocket {
   readyState: number = WebSocket.OPEN;
   bufferedAmount = 0;
+  /** The negotiated extensions: none, so frames go straight to the TCP socket. */
+  extensions = '';
   readonly writes: string[][] = [];
   readonly sends: string[] = [];
   readonly _socket = {
@@ -49,12 +52,11 @@ class RecordingSocket {
   }
 }
 
-function setUp(options: { perMessageDeflate?: boolean } = {}) {
-  const resolved = resolveTaskStatusOptions({ redisUrl: 'redis://unused', ...options });
+function setUp() {
   const counters = new DeliveryCounters();
-  const guard = new SlowConsumerGuard(resolved, counters);
+  const guard = new SlowConsumerGuard(resolveDeliveryOptions(), counters);
   const delivery = new TaskUpdateDelivery(
-    resolved,
+    resolveTaskStateOptions(),
     new ConnectionRegistry<ws.WebSocket>(),
     counters,
     { enabled: false } as TaskSnapshotReader,
@@ -147,9 +149,10 @@ describe('TaskUpdateDelivery', () => {
     assert.equal(counters.framesDelivered, 1);
   });
 
-  it('sends each update through ws (framed per socket) when permessage-deflate is on', async () => {
-    const { delivery } = setUp({ perMessageDeflate: true });
+  it('sends each update through ws (framed per socket) when permessage-deflate was negotiated', async () => {
+    const { delivery } = setUp();
     const socket = new RecordingSocket();
+    socket.extensions = 'permessage-deflate';
     const watchers = asSockets(socket);
 
     delivery.deliverLive(update('t', 1), watchers);

@@ -13,8 +13,7 @@ import {
   serializeStatusUpdate,
   type TaskUpdate,
 } from './task-update.parser.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
 
 const RESYNC_RETRY_MS = 1_000;
 const COMMANDS_READY_TIMEOUT_MS = 5_000;
@@ -41,7 +40,7 @@ export class TaskUpdateDelivery {
   };
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(TASK_STATE_OPTIONS) private readonly options: ResolvedTaskStateOptions,
     private readonly registry: ConnectionRegistry<WebSocket>,
     private readonly counters: DeliveryCounters,
     private readonly snapshots: TaskSnapshotReader,

@@ -21,15 +21,17 @@ import {
 } from '@nestjs/swagger';
 import type { WebSocket } from 'ws';
 import { StatsAccessGuard } from '../auth/stats-access.guard.js';
-import { ClusterStatsReader } from '../cluster/cluster-stats.reader.js';
-import type { ClusterStats } from '../cluster/merge-cluster-stats.js';
+import { ClusterStatsReader } from './cluster-stats.reader.js';
+import type { ClusterStats } from './merge-cluster-stats.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { ReportedLimits } from '../core/reported-limits.js';
+import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
+import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
+import { STATS_OPTIONS, type ResolvedStatsOptions } from './stats-options.js';
 
 const DEFAULT_TASK_LIMIT = 100;
 
@@ -52,7 +54,10 @@ export class StatsController {
     private readonly counters: DeliveryCounters,
     private readonly admission: ConnectionAdmission,
     private readonly redisStatus: RedisSubscriptionStatus,
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(STATS_OPTIONS) private readonly options: ResolvedStatsOptions,
+    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
+    private readonly limits: ReportedLimits,
     private readonly cluster: ClusterStatsReader,
     private readonly rateLimits: RateLimitCounters,
   ) {}
@@ -85,7 +90,7 @@ export class StatsController {
     @Query('limit', new DefaultValuePipe(DEFAULT_TASK_LIMIT), ParseIntPipe) limit: number,
     @Query('scope', new ParseEnumPipe(STATS_SCOPES, { optional: true })) scope?: StatsScope,
   ) {
-    const taskLimit = Math.max(0, Math.min(limit, this.options.statsMaxTasks));
+    const taskLimit = Math.max(0, Math.min(limit, this.options.maxTasks));
     if (scope === 'cluster') return this.clusterStats(taskLimit);
     const top = this.registry.topTasks(taskLimit);
     const counters = this.counters;
@@ -98,12 +103,12 @@ export class StatsController {
       ),
       connections_per_task_limit: taskLimit,
       connections_per_task_truncated: top.length < this.registry.taskCount,
-      instance_id: this.options.instanceId,
+      instance_id: this.instanceId,
       uptime_seconds: Math.round((Date.now() - counters.startedAt) / 1000),
       redis: {
         status: this.redisStatus.isUp ? 'connected' : 'disconnected',
         state: this.redisStatus.state,
-        channel: this.options.channel,
+        channel: this.redisOptions.channel,
         resubscriptions: this.redisStatus.resubscriptions,
         data_path: this.redisStatus.dataPathHealthy ? 'ok' : 'stalled',
         canary_round_trip_ms: this.redisStatus.canaryRoundTripMs ?? null,
@@ -136,14 +141,7 @@ export class StatsController {
         messages: this.rateLimits.messagesLimited,
         closed_connections: this.rateLimits.connectionsClosed,
       },
-      limits: {
-        max_connections: this.options.maxConnections,
-        max_subscriptions_per_connection: this.options.maxSubscriptionsPerConnection,
-        max_message_bytes: this.options.maxMessageBytes,
-        max_connections_per_ip: this.options.maxConnectionsPerIp,
-        rate_limit_per_second: this.options.rateLimitPerSecond,
-        rate_limit_burst: this.options.rateLimitBurst,
-      },
+      limits: this.limits.snapshot(),
     };
   }
 

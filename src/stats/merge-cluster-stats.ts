@@ -1,4 +1,4 @@
-import type { InstanceHeartbeat } from './instance-heartbeat.js';
+import type { InstanceHeartbeat } from '../core/instance-heartbeat.js';
 
 /** One live instance's heartbeat, and how long ago it was written (null when unknown). */
 export interface HeartbeatReading {

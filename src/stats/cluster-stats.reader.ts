@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ThrottledLogger } from '../logging/throttled-logger.js';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
-import { TASK_STATUS_OPTIONS } from '../core/task-status.module-definition.js';
-import type { ResolvedTaskStatusOptions } from '../core/task-status-module-options.js';
+import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
+import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import {
   CLUSTER_INDEX_KEY,
   instanceHeartbeatKey,
   parseInstanceHeartbeat,
-} from './instance-heartbeat.js';
+} from '../core/instance-heartbeat.js';
 import {
   mergeClusterStats,
   type ClusterStats,
@@ -27,7 +27,8 @@ export class ClusterStatsReader {
   private readonly warnings = new ThrottledLogger(this.logger, 5, 60_000);
 
   constructor(
-    @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
+    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
     private readonly redis: RedisCommandClient,
   ) {}
 
@@ -57,13 +58,13 @@ export class ClusterStatsReader {
           );
           return;
         }
-        if (heartbeat.channel !== this.options.channel) return;
+        if (heartbeat.channel !== this.redisOptions.channel) return;
         // Age by Redis' own clock (TTL set minus TTL left), immune to clock skew between hosts.
         const ageMs =
           typeof ttl === 'number' && ttl >= 0 ? Math.max(0, heartbeat.ttl_ms - ttl) : null;
         readings.push({ heartbeat, ageMs });
       });
     }
-    return mergeClusterStats(readings, { limit: taskLimit, answeredBy: this.options.instanceId });
+    return mergeClusterStats(readings, { limit: taskLimit, answeredBy: this.instanceId });
   }
 }

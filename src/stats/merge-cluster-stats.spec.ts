@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { InstanceHeartbeat } from './instance-heartbeat.js';
+import type { InstanceHeartbeat } from '../core/instance-heartbeat.js';
 import { mergeClusterStats, type HeartbeatReading } from './merge-cluster-stats.js';
 
 function reading(

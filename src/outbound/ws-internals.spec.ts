@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ws from 'ws';
-import { encodeTextFrame } from './websocket-text-frame.js';
+import { checkWsInternals, encodeTextFrame } from './ws-internals.js';
 
 interface FrameReceiver {
   on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
@@ -40,5 +40,11 @@ describe('encodeTextFrame', () => {
       encodeTextFrame(Buffer.from('é')),
     ]);
     assert.deepEqual(decode(wire), ['{"a":1}', 'é']);
+  });
+});
+
+describe('checkWsInternals', () => {
+  it('passes with the installed ws', () => {
+    assert.doesNotThrow(() => checkWsInternals());
   });
 });

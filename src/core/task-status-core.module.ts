@@ -1,0 +1,136 @@
+import { Module } from '@nestjs/common';
+import { AUTH_OPTIONS } from '../auth/auth-options.js';
+import { ConnectionSessions } from '../auth/connection-sessions.js';
+import { JwtVerifier } from '../auth/jwt-verifier.js';
+import { TaskAccessPolicy } from '../auth/task-access-policy.js';
+import { UpgradeAuthenticator } from '../auth/upgrade-authenticator.js';
+import { ConnectionAdmission } from '../connections/connection-admission.js';
+import { CONNECTION_LIMITS_OPTIONS } from '../connections/connection-limits-options.js';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { CANARY_OPTIONS } from '../outbound/canary-options.js';
+import { DataPathCanary } from '../outbound/data-path-canary.js';
+import { DELIVERY_OPTIONS } from '../outbound/delivery-options.js';
+import { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
+import { SlowConsumerGuard } from '../outbound/slow-consumer-guard.js';
+import { TASK_STATE_OPTIONS } from '../outbound/task-state-options.js';
+import { TaskSnapshotReader } from '../outbound/task-snapshot-reader.js';
+import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
+import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
+import { RedisCommandClient } from '../redis/redis-command-client.js';
+import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
+import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
+import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { ReportedLimits } from './reported-limits.js';
+import {
+  CORE_OPTIONS,
+  INSTANCE_ID,
+  TASK_STATUS_CORE_MODULE_OPTIONS,
+  TaskStatusCoreConfigurableModule,
+} from './task-status-core.module-definition.js';
+import {
+  resolveCoreOptions,
+  type ResolvedCoreOptions,
+  type TaskStatusCoreOptions,
+} from './task-status-core-options.js';
+
+/** Each concern's resolved options under a token of its own, so a class injects only what it reads. */
+const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => unknown) => ({
+  provide: token,
+  inject: [CORE_OPTIONS],
+  useFactory: pick,
+});
+
+/**
+ * What every transport and feature builds on: the Redis connections, the registry of who watches
+ * which task, the path from Redis to the sockets, the counters, and authentication.
+ * `TaskStatusCoreModule.forRoot({ redis: { url } })` or `forRootAsync`, once per application;
+ * then add the feature modules (TaskStatusGatewayModule for WebSocket clients, health, stats,
+ * metrics, cluster, demo).
+ */
+@Module({
+  providers: [
+    {
+      provide: CORE_OPTIONS,
+      inject: [TASK_STATUS_CORE_MODULE_OPTIONS],
+      useFactory: (options: TaskStatusCoreOptions) => resolveCoreOptions(options),
+    },
+    optionsProvider(REDIS_OPTIONS, (options) => options.redis),
+    optionsProvider(INSTANCE_ID, (options) => options.instanceId),
+    optionsProvider(TASK_STATE_OPTIONS, (options) => options.taskState),
+    optionsProvider(DELIVERY_OPTIONS, (options) => options.delivery),
+    optionsProvider(CANARY_OPTIONS, (options) => options.canary),
+    optionsProvider(CONNECTION_LIMITS_OPTIONS, (options) => options.limits),
+    optionsProvider(AUTH_OPTIONS, (options) => options.auth),
+    // TaskAccessPolicy is added by the module definition (the taskAccessPolicy extra).
+    JwtVerifier,
+    ConnectionSessions,
+    UpgradeAuthenticator,
+    {
+      provide: ConnectionRegistry,
+      inject: [CORE_OPTIONS],
+      useFactory: (options: ResolvedCoreOptions) =>
+        new ConnectionRegistry(options.limits.maxSubscriptionsPerConnection),
+    },
+    {
+      provide: ReportedLimits,
+      inject: [CORE_OPTIONS],
+      useFactory: ({ limits }: ResolvedCoreOptions) => {
+        const reported = new ReportedLimits();
+        reported.set('max_connections', limits.maxConnections);
+        reported.set('max_subscriptions_per_connection', limits.maxSubscriptionsPerConnection);
+        reported.set('max_connections_per_ip', limits.maxConnectionsPerIp);
+        return reported;
+      },
+    },
+    // Plain classes, one instance per application (several may share a process, as in tests).
+    DeliveryCounters,
+    ConnectionAdmission,
+    RateLimitCounters,
+    RedisSubscriptionStatus,
+    RedisConnectionFactory,
+    {
+      provide: RedisCommandClient,
+      inject: [RedisConnectionFactory, REDIS_OPTIONS],
+      useFactory: (factory: RedisConnectionFactory, redis: ResolvedRedisOptions) =>
+        // Commands fail fast while Redis is down instead of queueing without bound.
+        new RedisCommandClient(
+          factory.create(redis.url, 'commands', {
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+          }),
+        ),
+    },
+    TaskSnapshotReader,
+    SlowConsumerGuard,
+    TaskUpdateDelivery,
+    DataPathCanary,
+    RedisSubscriberService,
+  ],
+  exports: [
+    CORE_OPTIONS,
+    REDIS_OPTIONS,
+    INSTANCE_ID,
+    TASK_STATE_OPTIONS,
+    DELIVERY_OPTIONS,
+    CANARY_OPTIONS,
+    CONNECTION_LIMITS_OPTIONS,
+    AUTH_OPTIONS,
+    JwtVerifier,
+    ConnectionSessions,
+    UpgradeAuthenticator,
+    TaskAccessPolicy,
+    ConnectionRegistry,
+    ReportedLimits,
+    DeliveryCounters,
+    ConnectionAdmission,
+    RateLimitCounters,
+    RedisSubscriptionStatus,
+    RedisCommandClient,
+    TaskSnapshotReader,
+    TaskUpdateDelivery,
+    DataPathCanary,
+    RedisSubscriberService,
+  ],
+})
+export class TaskStatusCoreModule extends TaskStatusCoreConfigurableModule {}

@@ -1,0 +1,180 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import { EMPTY, from, of, type Observable } from 'rxjs';
+import { concatMap } from 'rxjs/operators';
+import { WebSocket } from 'ws';
+import { connectionIdOf } from '../connections/connection-id.js';
+import { logContext } from '../logging/log-context.js';
+import type { ConnectionRateLimit } from '../rate-limit/connection-rate-limit.js';
+import { MessageRateLimiter } from '../rate-limit/message-rate-limiter.js';
+import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
+import { CloseCode, type ErrorCode, type ErrorMessage } from '../task-status/protocol.js';
+import { ConnectionMessageQueue } from './connection-message-queue.js';
+import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
+import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from './json-nesting.js';
+
+/** Stands in for a message that arrived over the connection's rate: it is never read. */
+const OVER_RATE = Symbol('over rate');
+export const RATE_LIMIT_CLOSE_REASON = 'Rate limit exceeded';
+
+type Transform = (data: unknown) => Observable<unknown>;
+
+function protocolError(code: ErrorCode, message: string, field?: string): Observable<ErrorMessage> {
+  return of(field ? { type: 'error', code, message, field } : { type: 'error', code, message });
+}
+
+/**
+ * What happens to each message a client sends, before a handler sees it: the rate limit, one
+ * message at a time per connection, JSON and shape checks, and routing by `type` to the
+ * gateway's @SubscribeMessage handlers. Frames that cannot be routed are answered with a
+ * protocol error instead of being ignored.
+ */
+@Injectable()
+export class InboundRouter {
+  private readonly logger = new Logger(InboundRouter.name);
+  private readonly rateLimiter: MessageRateLimiter;
+
+  constructor(
+    @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
+    private readonly rateLimitCounters: RateLimitCounters,
+  ) {
+    this.rateLimiter = new MessageRateLimiter({
+      perSecond: options.rateLimitPerSecond,
+      burst: options.rateLimitBurst,
+      maxViolations: options.rateLimitMaxViolations,
+      violationWindowMs: options.rateLimitViolationWindowMs,
+    });
+  }
+
+  /**
+   * One message at a time per connection (as concatMap would), so that answers leave in the
+   * order the requests came, whether a handler is synchronous or not; with a plain listener and a
+   * small queue instead of an rxjs pipeline per connection, which idle connections would
+   * otherwise hold (see docs/benchmarks.md, S1).
+   */
+  bind(client: WebSocket, handlers: MessageMappingProperties[], transform: Transform): void {
+    const context = { connection_id: connectionIdOf(client) };
+    const rateLimit = this.rateLimiter.open(context.connection_id);
+    if (rateLimit) this.limitProtocolPings(client, rateLimit);
+    const queue = new ConnectionMessageQueue<{ data: unknown } | typeof OVER_RATE>(
+      // Whatever a handler logs, now or after an await, carries the connection's id.
+      (event) =>
+        logContext.run(context, () =>
+          event === OVER_RATE && rateLimit
+            ? this.answerOverRate(client, rateLimit)
+            : this.route(event as { data: unknown }, handlers, transform),
+        ),
+      (response) => {
+        if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(response));
+      },
+      (error) => this.logger.error(error),
+    );
+    client.on('message', (data: Buffer, isBinary: boolean) => {
+      // Nothing more is read from a connection that is being closed.
+      if (client.readyState !== WebSocket.OPEN) return;
+      // As each message arrives, before it is parsed or queued behind a slower one: an
+      // over-rate message is answered (or ends the connection) without being read.
+      if (rateLimit !== undefined && !rateLimit.take()) {
+        queue.push(OVER_RATE);
+        return;
+      }
+      // ws hands a text message over as a Buffer; handlers get the text, binary stays a Buffer.
+      queue.push({ data: isBinary ? data : data.toString() });
+    });
+    client.once('close', () => queue.close());
+  }
+
+  /**
+   * Routes one message by its `type`. The handlers are the connection's own (Nest binds them to
+   * it); a scan of the few of them saves a Map per connection.
+   */
+  route(
+    event: { data: unknown },
+    handlers: readonly MessageMappingProperties[],
+    transform: Transform,
+  ): Observable<unknown> {
+    // ws hands text frames over as strings and binary frames as Buffers.
+    if (typeof event.data !== 'string') {
+      return protocolError(
+        'unsupported_frame',
+        'Binary frames are not supported; send JSON text frames',
+      );
+    }
+    let message: unknown;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return protocolError('invalid_json', 'Message is not valid JSON');
+    }
+    if (nestsDeeperThan(event.data, MAX_CLIENT_MESSAGE_NESTING)) {
+      return protocolError(
+        'invalid_message',
+        `Message is nested more than ${MAX_CLIENT_MESSAGE_NESTING} levels deep`,
+      );
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      return protocolError('invalid_message', 'Message must be a JSON object');
+    }
+    const type = (message as { type?: unknown }).type;
+    if (typeof type !== 'string') {
+      return protocolError('invalid_message', 'type must be a string', 'type');
+    }
+    const handler = handlers.find((candidate) => candidate.message === type);
+    if (!handler) {
+      const shown = type.length > 32 ? `${type.slice(0, 32)}...` : type;
+      return protocolError(
+        'unknown_type',
+        `Unknown message type ${JSON.stringify(shown)}; expected one of: ${handlers.map((candidate) => String(candidate.message)).join(', ')}`,
+      );
+    }
+    try {
+      return transform(handler.callback(message, type));
+    } catch {
+      // Errors reach the client through the exception filter; a throw here must not end the stream.
+      return EMPTY;
+    }
+  }
+
+  /**
+   * `rate_limited` while the connection has had fewer than rateLimitMaxViolations of them within
+   * the window; past that it is sustained abuse, and the connection is closed with 1008.
+   */
+  private answerOverRate(client: WebSocket, rateLimit: ConnectionRateLimit): Observable<unknown> {
+    this.rateLimitCounters.messagesLimited += 1;
+    return from(rateLimit.violation()).pipe(
+      concatMap((verdict) => {
+        if (verdict === 'answer') {
+          return protocolError(
+            'rate_limited',
+            `Too many messages: at most ${this.options.rateLimitPerSecond} per second, in bursts of ` +
+              `${this.options.rateLimitBurst}; this one was not read`,
+          );
+        }
+        this.closeForAbuse(client);
+        return EMPTY;
+      }),
+    );
+  }
+
+  private closeForAbuse(client: WebSocket): void {
+    if (client.readyState !== WebSocket.OPEN) return;
+    this.rateLimitCounters.connectionsClosed += 1;
+    client.close(CloseCode.POLICY_VIOLATION, RATE_LIMIT_CLOSE_REASON);
+  }
+
+  /**
+   * WebSocket pings are answered by ws itself, so a ping flood would cost a pong each: they take
+   * tokens from the same bucket, and over-rate ones count as violations (with no answer frame).
+   * The connection's state is released when it closes.
+   */
+  private limitProtocolPings(client: WebSocket, rateLimit: ConnectionRateLimit): void {
+    client.on('ping', () => {
+      if (client.readyState !== WebSocket.OPEN || rateLimit.take()) return;
+      this.rateLimitCounters.messagesLimited += 1;
+      void rateLimit.violation().then((verdict) => {
+        if (verdict === 'close') this.closeForAbuse(client);
+      });
+    });
+    client.once('close', () => rateLimit.release());
+  }
+}
