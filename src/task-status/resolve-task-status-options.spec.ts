@@ -52,6 +52,7 @@ describe('resolveTaskStatusOptions', () => {
       backpressureBytes: 256 * 1024,
       slowClientMaxBytes: 2 * 1024 * 1024,
       slowClientStallMs: 10_000,
+      slowClientCloseGraceMs: 2_000,
       perMessageDeflate: false,
     } satisfies ResolvedTaskStatusOptions);
   });
@@ -101,6 +102,7 @@ describe('resolveTaskStatusOptions', () => {
       backpressureBytes: 1024,
       slowClientMaxBytes: 4096,
       slowClientStallMs: 0,
+      slowClientCloseGraceMs: 100,
       perMessageDeflate: true,
     };
 

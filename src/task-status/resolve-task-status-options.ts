@@ -34,6 +34,7 @@ export function resolveTaskStatusOptions(
     backpressureBytes: 256 * 1024,
     slowClientMaxBytes: 2 * 1024 * 1024,
     slowClientStallMs: 10_000,
+    slowClientCloseGraceMs: 2_000,
     perMessageDeflate: false,
     metrics: true,
     clusterHeartbeatIntervalMs: 5_000,

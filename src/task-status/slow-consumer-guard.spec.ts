@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { afterEach, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { CloseCode } from './protocol.js';
 import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
+import type { TaskStatusModuleOptions } from './task-status-module-options.js';
 
-/** A socket whose send buffer the test sets; records sends and closes. */
-class FakeSocket {
+/** A socket whose send buffer the test sets; records sends, closes and terminations. */
+class FakeSocket extends EventEmitter {
   readyState: number = WebSocket.OPEN;
   bufferedAmount = 0;
   readonly sends: string[] = [];
   closedWith: [number, string] | undefined;
+  terminated = false;
 
   send(data: Buffer): void {
     this.sends.push(data.toString());
@@ -23,6 +26,7 @@ class FakeSocket {
   }
 
   terminate(): void {
+    this.terminated = true;
     this.readyState = WebSocket.CLOSED;
   }
 }
@@ -41,9 +45,13 @@ describe('SlowConsumerGuard', () => {
   const guards: SlowConsumerGuard[] = [];
   afterEach(() => guards.splice(0).forEach((guard) => guard.onModuleDestroy()));
 
-  function setUp(slowClientStallMs: number) {
+  function setUp(slowClientStallMs: number, more: Partial<TaskStatusModuleOptions> = {}) {
     const counters = new DeliveryCounters();
-    const options = resolveTaskStatusOptions({ redisUrl: 'redis://unused', slowClientStallMs });
+    const options = resolveTaskStatusOptions({
+      redisUrl: 'redis://unused',
+      slowClientStallMs,
+      ...more,
+    });
     const guard = new SlowConsumerGuard(options, counters);
     guards.push(guard);
     const socket = new FakeSocket();
@@ -58,7 +66,6 @@ describe('SlowConsumerGuard', () => {
     assert.equal(guard.backloggedCount, 1);
     await waitFor(() => socket.closedWith !== undefined, 'the close');
     assert.deepEqual(socket.closedWith, [CloseCode.TRY_AGAIN_LATER, 'Client stopped reading']);
-    assert.equal(socket.readyState, WebSocket.CLOSED);
     assert.equal(counters.slowConsumerCloses, 1);
     assert.equal(guard.backloggedCount, 0);
     assert.deepEqual(socket.sends, []);
@@ -101,5 +108,40 @@ describe('SlowConsumerGuard', () => {
     await delay(300);
     assert.equal(socket.closedWith, undefined);
     assert.equal(guard.backloggedCount, 1);
+  });
+
+  it('sends 1013 past the bound and leaves the close handshake a grace before terminating', (t) => {
+    // Arrange
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { guard, socket } = setUp(0, { slowClientCloseGraceMs: 1_000 });
+
+    // Act: buffered plus held pass WS_SLOW_CLIENT_MAX_BYTES (2 MiB).
+    socket.bufferedAmount = 2 * 1024 * 1024;
+    guard.send(socket as unknown as WebSocket, 'u', Buffer.from('{"n":2}'), false);
+
+    // Assert: the close frame is queued, and the socket is left open for the client to read it.
+    assert.deepEqual(socket.closedWith, [CloseCode.TRY_AGAIN_LATER, 'Client too slow to keep up']);
+    assert.equal(socket.terminated, false, 'not cut off with the close frame still unsent');
+    t.mock.timers.tick(999);
+    assert.equal(socket.terminated, false);
+    t.mock.timers.tick(1);
+    assert.equal(socket.terminated, true, 'a client that never answers is cut off after the grace');
+  });
+
+  it('does not terminate a socket whose close handshake completes within the grace', (t) => {
+    // Arrange
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { guard, socket } = setUp(0, { slowClientCloseGraceMs: 1_000 });
+    socket.bufferedAmount = 2 * 1024 * 1024;
+    guard.send(socket as unknown as WebSocket, 'u', Buffer.from('{"n":2}'), false);
+
+    // Act: the client read up to the close frame and answered it.
+    socket.readyState = WebSocket.CLOSED;
+    socket.emit('close', CloseCode.TRY_AGAIN_LATER, Buffer.alloc(0));
+    t.mock.timers.tick(1_000);
+
+    // Assert
+    assert.equal(socket.terminated, false);
+    assert.equal(socket.listenerCount('close'), 0);
   });
 });

@@ -141,12 +141,18 @@ export class SlowConsumerGuard implements OnModuleDestroy {
     }
   }
 
+  /**
+   * Its held-back frames are dropped, so the close frame is the next thing written; it still waits
+   * behind what the socket already buffered, so the client sees 1013 once it has read that. One
+   * that reads nothing will never answer the handshake: it is cut off after the grace.
+   */
   private closeSlow(socket: WebSocket, reason: string): void {
     this.backlogs.delete(socket);
     this.counters.slowConsumerCloses += 1;
     socket.close(CloseCode.TRY_AGAIN_LATER, reason);
-    // A peer that does not read will not answer the close handshake either.
-    socket.terminate();
+    const cutOff = setTimeout(() => socket.terminate(), this.options.slowClientCloseGraceMs);
+    cutOff.unref();
+    socket.once('close', () => clearTimeout(cutOff));
   }
 
   private flush(): void {

@@ -71,6 +71,11 @@ export interface TaskStatusModuleOptions {
    */
   slowClientStallMs?: number;
   /**
+   * A socket closed with 1013 gets this long to complete the close handshake, reading what it had
+   * not read before the close frame; then its TCP connection is cut. Default 2000.
+   */
+  slowClientCloseGraceMs?: number;
+  /**
    * Offer permessage-deflate to clients. Off by default: task updates are small, and compressing
    * each one for each socket costs CPU on the hot path. Default false.
    */
