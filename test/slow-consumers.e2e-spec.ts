@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { getStats, waitForStats } from './support/gateway-stats.js';
+import { getStats, waitForStats, type GatewayStats } from './support/gateway-stats.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { waitUntil, withTimeout } from './support/with-timeout.js';
@@ -60,6 +60,21 @@ async function pausedSubscriber(wsUrl: string, taskIds: string[]): Promise<WsTes
   return client;
 }
 
+/**
+ * Frames between two stats: each one offered to a socket is written (`frames_delivered`),
+ * replaced by a newer state while held back (`frames_coalesced`) or dropped with its closed
+ * socket (`frames_dropped`), so their sum is what was offered.
+ */
+function frameCounts(before: GatewayStats, after: GatewayStats) {
+  const delta = (read: (stats: GatewayStats) => number) => read(after) - read(before);
+  const dropped = delta((s) => s.slow_consumers.frames_dropped);
+  return {
+    offered:
+      delta((s) => s.frames_delivered) + delta((s) => s.slow_consumers.frames_coalesced) + dropped,
+    dropped,
+  };
+}
+
 /** Long enough that a client reading after the close is never cut off on a busy machine. */
 const CLOSE_GRACE_MS = 30_000;
 
@@ -104,6 +119,7 @@ describe('slow consumers', () => {
     const stalled = await stalledSubscriber(gateway.port, ['shared']);
     const reader = await WsTestClient.connect(gateway.wsUrl);
     await reader.subscribe('shared');
+    const before = await getStats(gateway.httpUrl);
 
     // ~13 MB for the task: far more than the kernel buffers of the stalled connection take.
     const count = 400;
@@ -143,6 +159,11 @@ describe('slow consumers', () => {
       15_000,
       'the stalled client to catch up',
     );
+    // Every frame offered to the two sockets was written or coalesced away, and counted once.
+    assert.deepEqual(frameCounts(before, await getStats(gateway.httpUrl)), {
+      offered: 2 * count,
+      dropped: 0,
+    });
     stalled.socket.destroy();
     await reader.close();
   });
@@ -170,6 +191,7 @@ describe('slow consumers', () => {
       if (stats.slow_consumers.detected > before.slow_consumers.detected) break;
       assert.ok(batch < 40, `never held back: ${JSON.stringify(stats.slow_consumers)}`);
     }
+    const sharedWithReader = published;
     // Then one large frame per other task, each held, until buffered plus held pass the bound.
     // One at a time, each routed before the next: nothing is published after the close.
     let stats = before;
@@ -190,6 +212,16 @@ describe('slow consumers', () => {
       (s) => s.total_connections === 1 && s.connections_per_task['wide-5'] === undefined,
       'only the reader left, the subscriptions of the slow client gone',
     );
+    // Each update went to the slow client, those of wide-0 to the reader too. The reader has all
+    // of them once it has the last (its held frames, if any, were flushed); the slow client's
+    // were written, coalesced, or dropped at the close.
+    await reader.next(
+      (m) => m.type === 'status_update' && m.data.seq === sharedWithReader - 1,
+      15_000,
+    );
+    const counts = frameCounts(before, await getStats(gateway.httpUrl));
+    assert.equal(counts.offered, published + sharedWithReader, JSON.stringify(counts));
+    assert.ok(counts.dropped >= 1, 'the frames held at the close are dropped, not delivered');
     await reader.ping();
     await reader.close();
   });
