@@ -103,6 +103,9 @@ describe('GET /metrics', () => {
     assert.equal(delta('redis_messages_routed_total'), 1);
     assert.ok(delta('redis_messages_unrouted_total') >= 1);
     assert.equal(delta('frames_delivered_total'), 2);
+    // Both clients read: nothing held back, so nothing coalesced or dropped.
+    assert.equal(delta('frames_coalesced_total'), 0);
+    assert.equal(delta('frames_dropped_total'), 0);
     assert.equal(delta('delivery_duration_seconds_count'), 1);
     assert.equal(delta('delivery_duration_seconds_bucket{le="+Inf"}'), 1);
     assert.ok(delta('delivery_duration_seconds_sum') > 0);

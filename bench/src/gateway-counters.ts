@@ -10,6 +10,8 @@ export interface GatewayCounters {
   slowConsumers: number;
   /** Held-back frames replaced by a newer state of the same task. */
   framesCoalesced: number;
+  /** Held-back frames discarded because their socket closed or was closed as slow. */
+  framesDropped: number;
   /** Slow sockets closed with 1013 past WS_SLOW_CLIENT_MAX_BYTES. */
   slowConsumerCloses: number;
   /** Connections terminated for a missed pong (a client that does not read cannot answer). */
@@ -20,7 +22,12 @@ interface StatsBody {
   total_connections: number;
   frames_delivered: number;
   heartbeat_terminations: number;
-  slow_consumers: { detected: number; frames_coalesced: number; closed: number };
+  slow_consumers: {
+    detected: number;
+    frames_coalesced: number;
+    frames_dropped: number;
+    closed: number;
+  };
 }
 
 /**
@@ -49,6 +56,7 @@ export function readGatewayCounters(port: number): Promise<GatewayCounters> {
               framesDelivered: body.frames_delivered,
               slowConsumers: body.slow_consumers.detected,
               framesCoalesced: body.slow_consumers.frames_coalesced,
+              framesDropped: body.slow_consumers.frames_dropped,
               slowConsumerCloses: body.slow_consumers.closed,
               heartbeatTerminations: body.heartbeat_terminations,
             });

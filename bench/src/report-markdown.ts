@@ -149,6 +149,11 @@ export const METRICS: Record<ScenarioId, MetricSpec[]> = {
       format: 'count',
     },
     { key: 'gatewayFramesCoalesced', label: 'gateway: frames coalesced', format: 'count' },
+    {
+      key: 'gatewayFramesDropped',
+      label: 'gateway: held frames dropped at the close',
+      format: 'count',
+    },
     { key: 'gatewaySlowConsumerCloses', label: 'gateway: closed with 1013', format: 'count' },
     {
       key: 'gatewayHeartbeatTerminations',

@@ -701,6 +701,7 @@ async function s6SlowConsumers(ctx: ScenarioContext): Promise<ScenarioMeasuremen
             gatewaySlowHeldAtWindow: countersAtWindow.slowConsumers - afterA.slowConsumers,
             gatewaySlowConsumers: afterB.slowConsumers - afterA.slowConsumers,
             gatewayFramesCoalesced: afterB.framesCoalesced - afterA.framesCoalesced,
+            gatewayFramesDropped: afterB.framesDropped - afterA.framesDropped,
             gatewaySlowConsumerCloses: afterB.slowConsumerCloses - afterA.slowConsumerCloses,
             gatewayHeartbeatTerminations:
               afterB.heartbeatTerminations - afterA.heartbeatTerminations,

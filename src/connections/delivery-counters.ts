@@ -18,7 +18,10 @@ export class DeliveryCounters {
   updatesRouted = 0;
   /** Well-formed updates for a task nobody on this instance watches (normal with many instances). */
   updatesUnrouted = 0;
-  /** WebSocket frames written: one per subscriber per routed update. */
+  /**
+   * `status_update` frames written to a socket: at once, or later when held back. With
+   * framesCoalesced and framesDroppedOnClose, every frame offered to a socket is counted once.
+   */
   framesDelivered = 0;
   readonly dropped: Record<DropReason, number> = {
     invalid_json: 0,
@@ -38,8 +41,10 @@ export class DeliveryCounters {
   resyncedUpdates = 0;
   /** Sockets that fell behind (send buffer above WS_BACKPRESSURE_BYTES) and had frames held back. */
   slowConsumers = 0;
-  /** Held-back frames replaced by a newer state of the same task. */
+  /** Held-back `status_update` frames replaced by a newer state of the same task. */
   framesCoalesced = 0;
+  /** Held-back `status_update` frames discarded because their socket closed or was closed as slow. */
+  framesDroppedOnClose = 0;
   /** Slow sockets closed with 1013 past WS_SLOW_CLIENT_MAX_BYTES. */
   slowConsumerCloses = 0;
   /** Connections terminated because they missed a heartbeat pong. */

@@ -22,6 +22,7 @@ describe('resolveCoreOptions', () => {
         backpressureBytes: 256 * 1024,
         slowClientMaxBytes: 2 * 1024 * 1024,
         slowClientStallMs: 10_000,
+        slowClientCloseGraceMs: 2_000,
       },
       canary: { intervalMs: 5_000, timeoutMs: 15_000 },
       limits: {
@@ -49,7 +50,12 @@ describe('resolveCoreOptions', () => {
       redis: { url: 'rediss://redis.example.com:6380/1', channel: 'other_channel' },
       instanceId: 'gateway-a',
       taskState: { snapshotKeyPrefix: '', terminalStatuses: ['done'], resyncBatchSize: 10 },
-      delivery: { backpressureBytes: 1024, slowClientMaxBytes: 4096, slowClientStallMs: 0 },
+      delivery: {
+        backpressureBytes: 1024,
+        slowClientMaxBytes: 4096,
+        slowClientStallMs: 0,
+        slowClientCloseGraceMs: 100,
+      },
       canary: { intervalMs: 0, timeoutMs: 1_000 },
       limits: {
         maxConnections: 5,

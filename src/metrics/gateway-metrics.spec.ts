@@ -47,6 +47,8 @@ describe('GatewayMetrics', () => {
     counters.updatesUnrouted = 2;
     counters.dropped.invalid_json = 2;
     counters.framesDelivered = 5;
+    counters.framesCoalesced = 6;
+    counters.framesDroppedOnClose = 8;
     counters.heartbeatTerminations = 1;
     admission.countRefusal('origin');
     admission.countRefusal('limit');
@@ -72,6 +74,8 @@ describe('GatewayMetrics', () => {
     assert.equal(sample(text, `${p}redis_messages_dropped_total{reason="invalid_json"}`), 2);
     assert.equal(sample(text, `${p}redis_messages_dropped_total{reason="not_an_object"}`), 0);
     assert.equal(sample(text, `${p}frames_delivered_total`), 5);
+    assert.equal(sample(text, `${p}frames_coalesced_total`), 6);
+    assert.equal(sample(text, `${p}frames_dropped_total`), 8);
     assert.equal(sample(text, `${p}heartbeat_terminations_total`), 1);
     assert.equal(sample(text, `${p}connections_refused_total{reason="limit"}`), 2);
     assert.equal(sample(text, `${p}connections_refused_total{reason="origin"}`), 1);

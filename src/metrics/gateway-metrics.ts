@@ -135,7 +135,7 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     counter(
       registers,
       'frames_delivered_total',
-      'status_update frames written to WebSocket connections.',
+      'status_update frames written to WebSocket connections (at once, or once no longer held back).',
       () => counters.framesDelivered,
     );
     // Every reason ConnectionAdmission counts, so that new ones appear without a change here.
@@ -177,6 +177,12 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
       'frames_coalesced_total',
       'Held-back frames of slow sockets replaced by a newer state of the same task.',
       () => counters.framesCoalesced,
+    );
+    counter(
+      registers,
+      'frames_dropped_total',
+      'Held-back frames of slow sockets discarded because the socket closed or was closed as slow.',
+      () => counters.framesDroppedOnClose,
     );
     counter(
       registers,

@@ -11,6 +11,11 @@ export interface DeliveryOptions {
    * 1013; 0 leaves it to the heartbeat. Default 10000.
    */
   slowClientStallMs?: number;
+  /**
+   * A socket closed with 1013 gets this long to complete the close handshake, reading what it had
+   * not read before the close frame; then its TCP connection is cut. Default 2000.
+   */
+  slowClientCloseGraceMs?: number;
 }
 
 export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
@@ -23,6 +28,7 @@ export function resolveDeliveryOptions(options?: DeliveryOptions): ResolvedDeliv
       backpressureBytes: 256 * 1024,
       slowClientMaxBytes: 2 * 1024 * 1024,
       slowClientStallMs: 10_000,
+      slowClientCloseGraceMs: 2_000,
     },
     options,
   );

@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { afterEach, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { CloseCode } from '../task-status/protocol.js';
-import { resolveDeliveryOptions } from './delivery-options.js';
+import { resolveDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
+import { LiveUpdateRun } from './live-update-run.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 
-/** A socket whose send buffer the test sets; records sends and closes. */
-class FakeSocket {
+/** A socket whose send buffer the test sets; records sends, closes and terminations. */
+class FakeSocket extends EventEmitter {
   readyState: number = WebSocket.OPEN;
   bufferedAmount = 0;
   readonly sends: string[] = [];
   closedWith: [number, string] | undefined;
+  terminated = false;
 
   send(data: Buffer): void {
     this.sends.push(data.toString());
@@ -23,6 +26,7 @@ class FakeSocket {
   }
 
   terminate(): void {
+    this.terminated = true;
     this.readyState = WebSocket.CLOSED;
   }
 }
@@ -41,9 +45,9 @@ describe('SlowConsumerGuard', () => {
   const guards: SlowConsumerGuard[] = [];
   afterEach(() => guards.splice(0).forEach((guard) => guard.onModuleDestroy()));
 
-  function setUp(slowClientStallMs: number) {
+  function setUp(slowClientStallMs: number, more: DeliveryOptions = {}) {
     const counters = new DeliveryCounters();
-    const options = resolveDeliveryOptions({ slowClientStallMs });
+    const options = resolveDeliveryOptions({ slowClientStallMs, ...more });
     const guard = new SlowConsumerGuard(options, counters);
     guards.push(guard);
     const socket = new FakeSocket();
@@ -58,7 +62,6 @@ describe('SlowConsumerGuard', () => {
     assert.equal(guard.backloggedCount, 1);
     await waitFor(() => socket.closedWith !== undefined, 'the close');
     assert.deepEqual(socket.closedWith, [CloseCode.TRY_AGAIN_LATER, 'Client stopped reading']);
-    assert.equal(socket.readyState, WebSocket.CLOSED);
     assert.equal(counters.slowConsumerCloses, 1);
     assert.equal(guard.backloggedCount, 0);
     assert.deepEqual(socket.sends, []);
@@ -101,5 +104,108 @@ describe('SlowConsumerGuard', () => {
     await delay(300);
     assert.equal(socket.closedWith, undefined);
     assert.equal(guard.backloggedCount, 1);
+  });
+
+  it('sends 1013 past the bound and leaves the close handshake a grace before terminating', (t) => {
+    // Arrange
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { guard, socket } = setUp(0, { slowClientCloseGraceMs: 1_000 });
+
+    // Act: buffered plus held pass WS_SLOW_CLIENT_MAX_BYTES (2 MiB).
+    socket.bufferedAmount = 2 * 1024 * 1024;
+    guard.send(socket as unknown as WebSocket, 'u', Buffer.from('{"n":2}'), false);
+
+    // Assert: the close frame is queued, and the socket is left open for the client to read it.
+    assert.deepEqual(socket.closedWith, [CloseCode.TRY_AGAIN_LATER, 'Client too slow to keep up']);
+    assert.equal(socket.terminated, false, 'not cut off with the close frame still unsent');
+    t.mock.timers.tick(999);
+    assert.equal(socket.terminated, false);
+    t.mock.timers.tick(1);
+    assert.equal(socket.terminated, true, 'a client that never answers is cut off after the grace');
+  });
+
+  it('does not terminate a socket whose close handshake completes within the grace', (t) => {
+    // Arrange
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { guard, socket } = setUp(0, { slowClientCloseGraceMs: 1_000 });
+    socket.bufferedAmount = 2 * 1024 * 1024;
+    guard.send(socket as unknown as WebSocket, 'u', Buffer.from('{"n":2}'), false);
+
+    // Act: the client read up to the close frame and answered it.
+    socket.readyState = WebSocket.CLOSED;
+    socket.emit('close', CloseCode.TRY_AGAIN_LATER, Buffer.alloc(0));
+    t.mock.timers.tick(1_000);
+
+    // Assert
+    assert.equal(socket.terminated, false);
+    assert.equal(socket.listenerCount('close'), 0);
+  });
+
+  /** Offers updates of one task to the socket as the live path does; returns how many. */
+  function offer(guard: SlowConsumerGuard, socket: FakeSocket, taskId: string, seqs: number[]) {
+    const run = new LiveUpdateRun(taskId, new Set());
+    for (const seq of seqs) run.add(Buffer.from(`${taskId}:${seq}`), false);
+    guard.sendRun(socket as unknown as WebSocket, run, run.wire());
+    return seqs.length;
+  }
+
+  it('counts each update frame offered once: delivered when written, coalesced, or dropped on close', async () => {
+    // Arrange
+    const counters = new DeliveryCounters();
+    const options = resolveDeliveryOptions();
+    const guard = new SlowConsumerGuard(options, counters);
+    guards.push(guard);
+    const socket = new FakeSocket();
+    let offered = 0;
+
+    // Act: written at once; held and coalesced, then flushed once it drains; held, then closed.
+    offered += offer(guard, socket, 'a', [1, 2]);
+    socket.bufferedAmount = 512 * 1024;
+    offered += offer(guard, socket, 'a', [3, 4, 5]);
+    offered += offer(guard, socket, 'b', [1]);
+    socket.bufferedAmount = 0;
+    await waitFor(() => guard.backloggedCount === 0, 'the flush');
+    socket.bufferedAmount = 512 * 1024;
+    offered += offer(guard, socket, 'a', [6, 7]);
+    offered += offer(guard, socket, 'c', [1]);
+    socket.readyState = WebSocket.CLOSED;
+    await waitFor(() => guard.backloggedCount === 0, 'the closed socket to be let go');
+
+    // Assert
+    assert.deepEqual(socket.sends, ['a:1', 'a:2', 'a:5', 'b:1']);
+    assert.equal(counters.framesDelivered, 4, 'what was written');
+    assert.equal(counters.framesCoalesced, 3, 'a:3, a:4 and a:6 replaced');
+    assert.equal(counters.framesDroppedOnClose, 2, 'a:7 and c:1, held when it closed');
+    assert.equal(
+      counters.framesDelivered + counters.framesCoalesced + counters.framesDroppedOnClose,
+      offered,
+    );
+  });
+
+  it('counts the frames held for a socket closed as slow, or at shutdown, as dropped; snapshots have their own counter', () => {
+    // Arrange: setUp held a snapshot of t for the socket; another socket has a snapshot and an
+    // update held when the module shuts down.
+    const { guard, counters, socket } = setUp(0);
+    const other = new FakeSocket();
+    other.bufferedAmount = 512 * 1024;
+    guard.send(other as unknown as WebSocket, 's', Buffer.from('s:0'), false);
+    offer(guard, other, 'o', [1]);
+
+    // Act: the held snapshot of t is replaced by an update, u coalesced, then the bound is passed.
+    offer(guard, socket, 't', [1]);
+    offer(guard, socket, 'u', [1, 2]);
+    socket.bufferedAmount = 2 * 1024 * 1024;
+    offer(guard, socket, 'v', [1]);
+    guard.onModuleDestroy();
+
+    // Assert
+    assert.deepEqual(socket.closedWith, [CloseCode.TRY_AGAIN_LATER, 'Client too slow to keep up']);
+    assert.equal(counters.framesDelivered, 0);
+    assert.equal(counters.framesCoalesced, 1, 'u:1; the replaced snapshot is not an update frame');
+    assert.equal(
+      counters.framesDroppedOnClose,
+      4,
+      't:1, u:2 and v:1 at the close, o:1 at shutdown',
+    );
   });
 });

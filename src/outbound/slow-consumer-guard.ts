@@ -17,6 +17,8 @@ const STALL_CLOSES_PER_FLUSH = 20;
 interface PendingFrame {
   frame: Buffer;
   terminal: boolean;
+  /** A `status_update` (counted in the frame counters), not a snapshot. */
+  update: boolean;
 }
 
 /** Frames held back for one slow socket: per task, the newest (terminal ones are all kept). */
@@ -32,22 +34,31 @@ class Backlog {
     this.drainedAt = now;
   }
 
-  /** Returns true when an older frame was replaced (coalesced). */
-  add(taskId: string, frame: Buffer, terminal: boolean): boolean {
+  /** Returns the older frame it replaced (coalesced), if any. */
+  add(taskId: string, pending: PendingFrame): PendingFrame | undefined {
     const frames = this.byTask.get(taskId);
-    this.bytes += frame.length;
+    this.bytes += pending.frame.length;
     if (!frames) {
-      this.byTask.set(taskId, [{ frame, terminal }]);
-      return false;
+      this.byTask.set(taskId, [pending]);
+      return undefined;
     }
     const last = frames[frames.length - 1];
     if (!last.terminal) {
       this.bytes -= last.frame.length;
-      frames[frames.length - 1] = { frame, terminal };
-      return true;
+      frames[frames.length - 1] = pending;
+      return last;
     }
-    frames.push({ frame, terminal });
-    return false;
+    frames.push(pending);
+    return undefined;
+  }
+
+  /** `status_update` frames still held. */
+  updateCount(): number {
+    let count = 0;
+    for (const frames of this.byTask.values()) {
+      for (const pending of frames) if (pending.update) count += 1;
+    }
+    return count;
   }
 }
 
@@ -80,25 +91,26 @@ export class SlowConsumerGuard implements OnModuleDestroy {
   sendRun(socket: WebSocket, run: LiveUpdateRun, wire: Buffer): void {
     const backlog = this.backlogFor(socket);
     if (backlog) {
-      this.hold(socket, backlog, run.taskId, run.payloads, run.terminals);
+      this.hold(socket, backlog, run.taskId, run.payloads, run.terminals, true);
       return;
     }
     const transport = rawTransportOf(socket);
     if (transport) transport.write(wire);
     else for (const payload of run.payloads) socket.send(payload, SEND_AS_TEXT);
+    this.counters.framesDelivered += run.payloads.length;
   }
 
   /** One message (a snapshot): a plain send unless this socket is (or becomes) slow. */
   send(socket: WebSocket, taskId: string, frame: Buffer, terminal: boolean): void {
     const backlog = this.backlogFor(socket);
-    if (backlog) this.hold(socket, backlog, taskId, [frame], [terminal]);
+    if (backlog) this.hold(socket, backlog, taskId, [frame], [terminal], false);
     else socket.send(frame, SEND_AS_TEXT);
   }
 
   onModuleDestroy(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    this.backlogs.clear();
+    for (const socket of this.backlogs.keys()) this.drop(socket);
   }
 
   /** The socket's backlog when its frames are to be held back (started now if it just fell behind). */
@@ -121,21 +133,41 @@ export class SlowConsumerGuard implements OnModuleDestroy {
     taskId: string,
     frames: readonly Buffer[],
     terminals: readonly boolean[],
+    update: boolean,
   ): void {
     for (let index = 0; index < frames.length; index += 1) {
-      if (backlog.add(taskId, frames[index], terminals[index])) this.counters.framesCoalesced += 1;
+      const replaced = backlog.add(taskId, {
+        frame: frames[index],
+        terminal: terminals[index],
+        update,
+      });
+      if (replaced?.update) this.counters.framesCoalesced += 1;
     }
     if (socket.bufferedAmount + backlog.bytes > this.options.slowClientMaxBytes) {
       this.closeSlow(socket, 'Client too slow to keep up');
     }
   }
 
+  /**
+   * Its held-back frames are dropped, so the close frame is the next thing written; it still waits
+   * behind what the socket already buffered, so the client sees 1013 once it has read that. One
+   * that reads nothing will never answer the handshake: it is cut off after the grace.
+   */
   private closeSlow(socket: WebSocket, reason: string): void {
-    this.backlogs.delete(socket);
+    this.drop(socket);
     this.counters.slowConsumerCloses += 1;
     socket.close(CloseCode.TRY_AGAIN_LATER, reason);
-    // A peer that does not read will not answer the close handshake either.
-    socket.terminate();
+    const cutOff = setTimeout(() => socket.terminate(), this.options.slowClientCloseGraceMs);
+    cutOff.unref();
+    socket.once('close', () => clearTimeout(cutOff));
+  }
+
+  /** Lets go of a socket's backlog: its frames will never be written. */
+  private drop(socket: WebSocket): void {
+    const backlog = this.backlogs.get(socket);
+    if (!backlog) return;
+    this.backlogs.delete(socket);
+    this.counters.framesDroppedOnClose += backlog.updateCount();
   }
 
   private flush(): void {
@@ -144,7 +176,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
     let stallCloses = 0;
     for (const [socket, backlog] of this.backlogs) {
       if (socket.readyState !== WebSocket.OPEN) {
-        this.backlogs.delete(socket);
+        this.drop(socket);
         continue;
       }
       if (socket.bufferedAmount < backlog.lastBuffered) backlog.drainedAt = now;
@@ -159,9 +191,10 @@ export class SlowConsumerGuard implements OnModuleDestroy {
       }
       for (const [taskId, frames] of backlog.byTask) {
         if (socket.bufferedAmount > this.options.backpressureBytes) break;
-        for (const { frame } of frames) {
+        for (const { frame, update } of frames) {
           socket.send(frame, SEND_AS_TEXT);
           backlog.bytes -= frame.length;
+          if (update) this.counters.framesDelivered += 1;
         }
         backlog.byTask.delete(taskId);
       }

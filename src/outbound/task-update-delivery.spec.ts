@@ -189,6 +189,7 @@ describe('TaskUpdateDelivery', () => {
     assert.deepEqual(slow.writes, []);
     assert.equal(counters.slowConsumers, 1);
     assert.equal(counters.framesCoalesced, 3, 'each newer state of t replaced the held one');
+    assert.equal(counters.framesDelivered, 5, 'only what was written: five to the reader');
 
     slow.bufferedAmount = 0;
     await waitFor(() => slow.sends.length === 3);
@@ -199,6 +200,33 @@ describe('TaskUpdateDelivery', () => {
       }),
       ['t:4', 't:5', 'u:1'],
     );
+    // 5 frames offered to the reader and 6 to the slow socket, each counted once.
+    assert.deepEqual(
+      {
+        delivered: counters.framesDelivered,
+        coalesced: counters.framesCoalesced,
+        dropped: counters.framesDroppedOnClose,
+      },
+      { delivered: 5 + 3, coalesced: 3, dropped: 0 },
+    );
+  });
+
+  it('counts the frames held for a socket that closes as dropped, not delivered', async (t) => {
+    const { delivery, counters, guard } = setUp();
+    const slow = new RecordingSocket();
+    slow.bufferedAmount = 1024 * 1024;
+    t.after(() => guard.onModuleDestroy());
+
+    for (const seq of [1, 2]) delivery.deliverLive(update('t', seq), asSockets(slow));
+    delivery.deliverLive(update('u', 1), asSockets(slow));
+    await endOfTurn();
+    slow.readyState = WebSocket.CLOSED;
+    await waitFor(() => guard.backloggedCount === 0);
+
+    assert.deepEqual(slow.sends, []);
+    assert.equal(counters.framesDelivered, 0);
+    assert.equal(counters.framesCoalesced, 1);
+    assert.equal(counters.framesDroppedOnClose, 2, 't:2 and u:1 were held when it closed');
   });
 
   it('flushLive writes the pending run at once', () => {

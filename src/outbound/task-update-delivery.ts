@@ -87,14 +87,10 @@ export class TaskUpdateDelivery {
     this.run = undefined;
     const wire = run.wire();
     const guard = this.slowConsumers;
-    let written = 0;
+    // The guard counts the frames: written now, or held back and later written, coalesced or dropped.
     for (const socket of run.subscribers) {
-      if (socket.readyState === WebSocket.OPEN) {
-        guard.sendRun(socket, run, wire);
-        written += 1;
-      }
+      if (socket.readyState === WebSocket.OPEN) guard.sendRun(socket, run, wire);
     }
-    this.counters.framesDelivered += written * run.payloads.length;
   }
 
   /**

@@ -135,6 +135,7 @@ export class StatsController {
       slow_consumers: {
         detected: counters.slowConsumers,
         frames_coalesced: counters.framesCoalesced,
+        frames_dropped: counters.framesDroppedOnClose,
         closed: counters.slowConsumerCloses,
       },
       rate_limited: {

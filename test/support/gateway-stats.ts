@@ -33,7 +33,12 @@ export interface GatewayStats {
   connections_refused: Record<string, number>;
   heartbeat_terminations: number;
   rate_limited: { messages: number; closed_connections: number };
-  slow_consumers: { detected: number; frames_coalesced: number; closed: number };
+  slow_consumers: {
+    detected: number;
+    frames_coalesced: number;
+    frames_dropped: number;
+    closed: number;
+  };
   limits: Record<string, number>;
 }
 

@@ -32,6 +32,7 @@ export interface TestAppOptions {
   backpressureBytes?: number;
   slowClientMaxBytes?: number;
   slowClientStallMs?: number;
+  slowClientCloseGraceMs?: number;
   canaryIntervalMs?: number;
   canaryTimeoutMs?: number;
   maxConnections?: number;
@@ -72,6 +73,7 @@ export function coreOptionsOf(options: TestAppOptions): TaskStatusCoreOptions {
       backpressureBytes: options.backpressureBytes,
       slowClientMaxBytes: options.slowClientMaxBytes,
       slowClientStallMs: options.slowClientStallMs,
+      slowClientCloseGraceMs: options.slowClientCloseGraceMs,
     },
     canary: { intervalMs: options.canaryIntervalMs, timeoutMs: options.canaryTimeoutMs },
     limits: {
