@@ -13,7 +13,12 @@ import { DataPathCanary } from '../outbound/data-path-canary.js';
 import { DELIVERY_OPTIONS } from '../outbound/delivery-options.js';
 import { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
 import { SlowConsumerGuard } from '../outbound/slow-consumer-guard.js';
-import { TASK_STATE_OPTIONS } from '../outbound/task-state-options.js';
+import { LiveUpdateRelay } from '../outbound/live-update-relay.js';
+import {
+  TASK_STATE_OPTIONS,
+  type ResolvedTaskStateOptions,
+} from '../outbound/task-state-options.js';
+import { TaskStateTracker } from '../outbound/task-state-tracker.js';
 import { TaskSnapshotReader } from '../outbound/task-snapshot-reader.js';
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
@@ -102,7 +107,14 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
         ),
     },
     TaskSnapshotReader,
+    {
+      provide: TaskStateTracker,
+      inject: [TASK_STATE_OPTIONS],
+      useFactory: (taskState: ResolvedTaskStateOptions) =>
+        new TaskStateTracker(new Set(taskState.terminalStatuses)),
+    },
     SlowConsumerGuard,
+    LiveUpdateRelay,
     TaskUpdateDelivery,
     DataPathCanary,
     RedisSubscriberService,
@@ -128,6 +140,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     RedisSubscriptionStatus,
     RedisCommandClient,
     TaskSnapshotReader,
+    LiveUpdateRelay,
     TaskUpdateDelivery,
     DataPathCanary,
     RedisSubscriberService,

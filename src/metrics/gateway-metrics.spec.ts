@@ -7,7 +7,7 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import type { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
+import type { LiveUpdateRelay } from '../outbound/live-update-relay.js';
 import { GatewayMetrics, METRIC_PREFIX } from './gateway-metrics.js';
 
 function build() {
@@ -16,14 +16,14 @@ function build() {
   const admission = new ConnectionAdmission();
   const status = new RedisSubscriptionStatus();
   const events = new EventEmitter();
-  const subscriber = { events } as unknown as RedisSubscriberService;
+  const relay = { events } as unknown as LiveUpdateRelay;
   const rateLimits = new RateLimitCounters();
   const gatewayMetrics = new GatewayMetrics(
     registry,
     counters,
     admission,
     status,
-    subscriber,
+    relay,
     rateLimits,
   );
   return { gatewayMetrics, registry, counters, admission, status, events, rateLimits };

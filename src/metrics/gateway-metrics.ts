@@ -6,7 +6,7 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters, DROP_REASONS } from '../connections/delivery-counters.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
+import { LiveUpdateRelay } from '../outbound/live-update-relay.js';
 
 /** Prefix of this service's own metrics; Node's default metrics keep their usual names. */
 export const METRIC_PREFIX = 'task_status_gateway_';
@@ -38,7 +38,7 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     private readonly counters: DeliveryCounters,
     private readonly admission: ConnectionAdmission,
     private readonly redisStatus: RedisSubscriptionStatus,
-    private readonly subscriber: RedisSubscriberService,
+    private readonly relay: LiveUpdateRelay,
     private readonly rateLimits: RateLimitCounters,
   ) {
     this.deliveryDuration = new Histogram({
@@ -55,11 +55,11 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.subscriber.events.on('delivered', this.onDelivered);
+    this.relay.events.on('delivered', this.onDelivered);
   }
 
   onModuleDestroy(): void {
-    this.subscriber.events.off('delivered', this.onDelivered);
+    this.relay.events.off('delivered', this.onDelivered);
   }
 
   /** The exposition text of every metric of this application. */

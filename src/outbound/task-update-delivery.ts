@@ -3,7 +3,7 @@ import { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { LiveUpdateRun } from './live-update-run.js';
+import { LiveUpdateRelay } from './live-update-relay.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
@@ -17,27 +17,18 @@ import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-
 
 const RESYNC_RETRY_MS = 1_000;
 const COMMANDS_READY_TIMEOUT_MS = 5_000;
-/** A run is written once it holds this much: the cap of one write per socket. */
-const MAX_RUN_BYTES = 64 * 1024;
 
 /**
- * Writes task states to sockets: live updates to every subscriber (serialized once), the stored
- * state to a client that just subscribed, and the stored states of all watched tasks after the
- * Redis subscription was lost. All three go through the same tracker, so a client never gets an
- * older state after a newer one.
+ * Stored states, beside the live path (LiveUpdateRelay): the stored state to a client that just
+ * subscribed, and the stored states of all watched tasks after the Redis subscription was lost.
+ * Both go through the same tracker as live updates, so a client never gets an older state after
+ * a newer one.
  */
 @Injectable()
 export class TaskUpdateDelivery {
   private readonly logger = new Logger(TaskUpdateDelivery.name);
-  readonly tracker: TaskStateTracker;
   private resyncRunning: Promise<void> | undefined;
   private resyncAgain = false;
-  private run: LiveUpdateRun | undefined;
-  private flushQueued = false;
-  private readonly flushQueuedRun = (): void => {
-    this.flushQueued = false;
-    this.flushLive();
-  };
 
   constructor(
     @Inject(TASK_STATE_OPTIONS) private readonly options: ResolvedTaskStateOptions,
@@ -46,52 +37,9 @@ export class TaskUpdateDelivery {
     private readonly snapshots: TaskSnapshotReader,
     private readonly redisStatus: RedisSubscriptionStatus,
     private readonly slowConsumers: SlowConsumerGuard,
-  ) {
-    this.tracker = new TaskStateTracker(new Set(options.terminalStatuses));
-  }
-
-  /**
-   * The hot path: serializes the update once and adds it to the current run, which is written
-   * when an update of another task comes, when it reaches MAX_RUN_BYTES, or at the end of this
-   * event-loop turn (a microtask: before any other I/O is handled). Returns the number of
-   * subscribers it goes to.
-   */
-  deliverLive(update: TaskUpdate, subscribers: ReadonlySet<WebSocket>): number {
-    const verdict = this.tracker.judge(update.taskId, update.data);
-    if (verdict !== 'deliver') {
-      this.counters.superseded[verdict] += 1;
-      return 0;
-    }
-    const serialized = serializeStatusUpdate(update);
-    this.tracker.recordLive(update.taskId, update.data, serialized);
-    let run = this.run;
-    if (run !== undefined && (run.taskId !== update.taskId || run.bytes >= MAX_RUN_BYTES)) {
-      this.flushLive();
-      run = undefined;
-    }
-    if (run === undefined) {
-      run = this.run = new LiveUpdateRun(update.taskId, subscribers);
-      if (!this.flushQueued) {
-        this.flushQueued = true;
-        queueMicrotask(this.flushQueuedRun);
-      }
-    }
-    run.add(Buffer.from(serialized), this.tracker.isTerminal(update.data.status));
-    return subscribers.size;
-  }
-
-  /** Writes the current run to its subscribers now. */
-  flushLive(): void {
-    const run = this.run;
-    if (run === undefined) return;
-    this.run = undefined;
-    const wire = run.wire();
-    const guard = this.slowConsumers;
-    // The guard counts the frames: written now, or held back and later written, coalesced or dropped.
-    for (const socket of run.subscribers) {
-      if (socket.readyState === WebSocket.OPEN) guard.sendRun(socket, run, wire);
-    }
-  }
+    private readonly tracker: TaskStateTracker,
+    private readonly live: LiveUpdateRelay,
+  ) {}
 
   /**
    * Sends the stored state of a task to a client that just subscribed, marked `snapshot: true`,
@@ -185,10 +133,10 @@ export class TaskUpdateDelivery {
         const subscribers = this.registry.subscribersOf(taskId);
         if (!update || !subscribers) return;
         if (this.tracker.lastFrame(taskId) === serializeStatusUpdate(update)) return;
-        if (this.deliverLive(update, subscribers) > 0) delivered += 1;
+        if (this.live.deliverLive(update, subscribers) > 0) delivered += 1;
       });
       // Written before the await: a client's unsubscribe handled meanwhile must see no more frames.
-      this.flushLive();
+      this.live.flushLive();
       await new Promise((resolve) => setImmediate(resolve));
     }
     this.counters.resyncs += 1;

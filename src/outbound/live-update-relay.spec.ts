@@ -3,12 +3,12 @@ import { describe, it } from 'node:test';
 import * as ws from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import type { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { resolveDeliveryOptions } from './delivery-options.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
-import type { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { resolveTaskStateOptions } from './task-state-options.js';
-import { TaskUpdateDelivery } from './task-update-delivery.js';
+import type { DataPathCanary } from './data-path-canary.js';
+import { LiveUpdateRelay } from './live-update-relay.js';
+import { TaskStateTracker } from './task-state-tracker.js';
 
 interface FrameReceiver {
   on(event: 'message', listener: (data: Buffer) => void): void;
@@ -55,14 +55,9 @@ class RecordingSocket {
 function setUp() {
   const counters = new DeliveryCounters();
   const guard = new SlowConsumerGuard(resolveDeliveryOptions(), counters);
-  const delivery = new TaskUpdateDelivery(
-    resolveTaskStateOptions(),
-    new ConnectionRegistry<ws.WebSocket>(),
-    counters,
-    { enabled: false } as TaskSnapshotReader,
-    { isUp: true } as RedisSubscriptionStatus,
-    guard,
-  );
+  const tracker = new TaskStateTracker(new Set(resolveTaskStateOptions().terminalStatuses));
+  const registry = new ConnectionRegistry<ws.WebSocket>();
+  const delivery = new LiveUpdateRelay(registry, counters, tracker, guard, {} as DataPathCanary);
   return { delivery, counters, guard };
 }
 
@@ -83,7 +78,7 @@ async function waitFor(condition: () => boolean): Promise<void> {
   }
 }
 
-describe('TaskUpdateDelivery', () => {
+describe('LiveUpdateRelay', () => {
   it('writes consecutive updates of one task in one write per subscriber, at the end of the turn', async () => {
     const { delivery, counters } = setUp();
     const [a, b] = [new RecordingSocket(), new RecordingSocket()];

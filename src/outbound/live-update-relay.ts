@@ -1,0 +1,152 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import { WebSocket } from 'ws';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { DeliveryCounters, type DropReason } from '../connections/delivery-counters.js';
+import { ThrottledLogger } from '../logging/throttled-logger.js';
+import { CANARY_TASK_PREFIX, DataPathCanary } from './data-path-canary.js';
+import { LiveUpdateRun } from './live-update-run.js';
+import { SlowConsumerGuard } from './slow-consumer-guard.js';
+import { TaskStateTracker } from './task-state-tracker.js';
+import {
+  parseTaskUpdate,
+  peekTaskId,
+  serializeStatusUpdate,
+  type TaskUpdate,
+} from './task-update.parser.js';
+
+/** A run is written once it holds this much: the cap of one write per socket. */
+const MAX_RUN_BYTES = 64 * 1024;
+
+export interface LiveUpdateRelayEvents {
+  /**
+   * An update went to its subscribers: how many, and the seconds from the message's arrival until
+   * its frame was queued for them (the writes follow within the same event-loop turn, joined
+   * with the task's next updates from the same read). Timed only while someone listens.
+   */
+  delivered: [taskId: string, recipients: number, seconds: number];
+}
+
+/**
+ * The hot path, from the bytes of a Redis message to the socket write, in the order it runs:
+ * 1. relay(): an update for a task nobody here watches is dropped by its task id, read from the
+ *    raw bytes; a watched one is parsed once (malformed ones dropped and counted);
+ * 2. deliverLive(): the tracker drops what is older than what was delivered; the update is
+ *    serialized and framed once and added to the current run of its task;
+ * 3. flushLive(): at the end of the event-loop turn (or when another task's update comes), the
+ *    run goes to every subscriber as one write each (SlowConsumerGuard.sendRun writes it to the
+ *    TCP socket, or holds it back for a socket that stopped reading).
+ * No Nest pipes, guards or interceptors run here, and nothing is allocated per socket.
+ */
+@Injectable()
+export class LiveUpdateRelay {
+  readonly events = new EventEmitter<LiveUpdateRelayEvents>();
+  private readonly logger = new Logger(LiveUpdateRelay.name);
+  private readonly dropLog = new ThrottledLogger(this.logger);
+  private run: LiveUpdateRun | undefined;
+  private flushQueued = false;
+  private readonly flushQueuedRun = (): void => {
+    this.flushQueued = false;
+    this.flushLive();
+  };
+
+  constructor(
+    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly counters: DeliveryCounters,
+    private readonly tracker: TaskStateTracker,
+    private readonly slowConsumers: SlowConsumerGuard,
+    private readonly canary: DataPathCanary,
+  ) {}
+
+  /** Handles one raw message from the channel. */
+  relay(raw: Buffer): void {
+    const counters = this.counters;
+    // Most messages on a shared channel are for tasks watched elsewhere: drop those before parsing.
+    const peeked = peekTaskId(raw);
+    if (
+      peeked !== undefined &&
+      !this.registry.subscribersOf(peeked) &&
+      !peeked.startsWith(CANARY_TASK_PREFIX)
+    ) {
+      counters.messagesReceived += 1;
+      counters.updatesUnrouted += 1;
+      return;
+    }
+    // Timed from here: what is dropped above is not delivered, and should not pay for the clock.
+    const timed = this.events.listenerCount('delivered') > 0;
+    const arrivedAt = timed ? performance.now() : 0;
+    const payload = raw.toString();
+    const update = parseTaskUpdate(payload);
+    if (typeof update === 'string') {
+      counters.messagesReceived += 1;
+      this.drop(update, payload);
+      return;
+    }
+    const subscribers = this.registry.subscribersOf(update.taskId);
+    // Canary task ids cannot be subscribed to, so a canary never has subscribers. Canaries are
+    // the gateways' own traffic and stay out of the counts and events.
+    if (!subscribers && update.taskId.startsWith(CANARY_TASK_PREFIX)) {
+      if (update.taskId === this.canary.taskId) this.canary.receive(update.data);
+      return;
+    }
+    counters.messagesReceived += 1;
+    if (!subscribers) {
+      counters.updatesUnrouted += 1;
+      return;
+    }
+    counters.updatesRouted += 1;
+    const delivered = this.deliverLive(update, subscribers);
+    if (timed) {
+      const seconds = (performance.now() - arrivedAt) / 1000;
+      this.events.emit('delivered', update.taskId, delivered, seconds);
+    }
+  }
+
+  /**
+   * Serializes the update once and adds it to the current run, which is written when an update
+   * of another task comes, when it reaches MAX_RUN_BYTES, or at the end of this event-loop turn
+   * (a microtask: before any other I/O is handled). Returns the number of subscribers it goes to.
+   */
+  deliverLive(update: TaskUpdate, subscribers: ReadonlySet<WebSocket>): number {
+    const verdict = this.tracker.judge(update.taskId, update.data);
+    if (verdict !== 'deliver') {
+      this.counters.superseded[verdict] += 1;
+      return 0;
+    }
+    const serialized = serializeStatusUpdate(update);
+    this.tracker.recordLive(update.taskId, update.data, serialized);
+    let run = this.run;
+    if (run !== undefined && (run.taskId !== update.taskId || run.bytes >= MAX_RUN_BYTES)) {
+      this.flushLive();
+      run = undefined;
+    }
+    if (run === undefined) {
+      run = this.run = new LiveUpdateRun(update.taskId, subscribers);
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.flushQueuedRun);
+      }
+    }
+    run.add(Buffer.from(serialized), this.tracker.isTerminal(update.data.status));
+    return subscribers.size;
+  }
+
+  /** Writes the current run to its subscribers now. */
+  flushLive(): void {
+    const run = this.run;
+    if (run === undefined) return;
+    this.run = undefined;
+    const wire = run.wire();
+    const guard = this.slowConsumers;
+    // The guard counts the frames: written now, or held back and later written, coalesced or dropped.
+    for (const socket of run.subscribers) {
+      if (socket.readyState === WebSocket.OPEN) guard.sendRun(socket, run, wire);
+    }
+  }
+
+  private drop(reason: DropReason, payload: string): void {
+    this.counters.dropped[reason] += 1;
+    const sample = payload.length > 120 ? `${payload.slice(0, 120)}...` : payload;
+    this.dropLog.warn(`Dropped a Redis message (${reason}): ${sample}`);
+  }
+}
