@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { after, describe, it } from 'node:test';
 import { TaskSnapshotReader } from '../src/outbound/task-snapshot-reader.js';
 import type { ServerMessage } from '../src/task-status/protocol.js';
 import { GatedSnapshotReader } from './support/gated-snapshot-reader.js';
-import { RedisServer } from './support/redis-server.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
+import { startTestApp } from './support/test-app.js';
+import { useGateway } from './support/use-gateway.js';
 import { withTimeout } from './support/with-timeout.js';
 import { WsTestClient } from './support/ws-test-client.js';
 
@@ -14,35 +13,22 @@ const isUpdate = (taskId: string) => (m: ServerMessage) =>
   m.type === 'status_update' && m.task_id === taskId;
 
 describe('snapshot on subscribe, ordering and terminal states', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
-  let reader: GatedSnapshotReader;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp(
-      { redisUrl: redis.url },
-      {
-        configure: (builder) =>
-          builder.overrideProvider(TaskSnapshotReader).useClass(GatedSnapshotReader),
-      },
-    );
-    reader = gateway.app.get(TaskSnapshotReader);
+  const fixture = useGateway({
+    start: {
+      configure: (builder) =>
+        builder.overrideProvider(TaskSnapshotReader).useClass(GatedSnapshotReader),
+    },
   });
+  const reader = (): GatedSnapshotReader => fixture.gateway.app.get(TaskSnapshotReader);
 
-  after(async () => {
-    reader?.release();
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
-  });
+  after(() => reader().release());
 
   /** What the documented backend integration does: keep the state, then publish it. */
   async function publishState(state: Record<string, unknown>, { publish = true } = {}) {
     const json = JSON.stringify(state);
-    const transaction = publisher.multi().setex(`task:status:${String(state.task_id)}`, 3600, json);
+    const transaction = fixture.publisher
+      .multi()
+      .setex(`task:status:${String(state.task_id)}`, 3600, json);
     if (publish) transaction.publish(CHANNEL, json);
     await transaction.exec();
   }
@@ -52,7 +38,7 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
       { task_id: 'snap-1', status: 'processing', progress: 40, message: 'Fetching' },
       { publish: false },
     );
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     client.send({ type: 'subscribe', task_id: 'snap-1' });
     const [subscribed, snapshot] = await client.take(2);
     assert.equal(subscribed.type, 'subscribed');
@@ -66,10 +52,10 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
   });
 
   it('sends nothing extra when no state is stored', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
-    const readsBefore = reader.reads.length;
+    const client = await fixture.connect();
+    const readsBefore = reader().reads.length;
     await client.subscribe('snap-none');
-    assert.equal(await reader.reads[readsBefore], null);
+    assert.equal(await reader().reads[readsBefore], null);
     await client.ping(); // had the read produced a frame, it would have come before the pong
     assert.deepEqual(client.updates(), []);
     await client.close();
@@ -77,9 +63,9 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
 
   it('drops the snapshot when a live update reached the client while the read was in flight', async () => {
     await publishState({ task_id: 'race', status: 'processing', progress: 10 }, { publish: false });
-    const client = await WsTestClient.connect(gateway.wsUrl);
-    reader.hold();
-    const readWaiting = reader.nextReadWaiting();
+    const client = await fixture.connect();
+    reader().hold();
+    const readWaiting = reader().nextReadWaiting();
     client.send({ type: 'subscribe', task_id: 'race' });
     await client.next((m) => m.type === 'subscribed');
     // The read has fetched progress 10 and is held before answering.
@@ -90,8 +76,8 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
     assert.ok(live.type === 'status_update');
     assert.equal(live.data.progress, 20);
 
-    const pending = reader.reads[reader.reads.length - 1];
-    reader.release();
+    const pending = reader().reads[reader().reads.length - 1];
+    reader().release();
     assert.equal((JSON.parse((await pending) ?? 'null') as { progress: number }).progress, 10);
     await client.ping();
     assert.deepEqual(
@@ -104,12 +90,12 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
 
   it('still sends a held snapshot when nothing newer arrived meanwhile', async () => {
     await publishState({ task_id: 'held', status: 'queued', progress: 0 }, { publish: false });
-    const client = await WsTestClient.connect(gateway.wsUrl);
-    reader.hold();
-    const readWaiting = reader.nextReadWaiting();
+    const client = await fixture.connect();
+    reader().hold();
+    const readWaiting = reader().nextReadWaiting();
     await client.subscribe('held');
     await withTimeout(readWaiting, 5_000, 'the snapshot read');
-    reader.release();
+    reader().release();
     const snapshot = await client.next(isUpdate('held'));
     assert.ok(snapshot.type === 'status_update' && snapshot.snapshot === true);
     assert.equal(snapshot.data.status, 'queued');
@@ -117,15 +103,15 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
   });
 
   it('never delivers an older version after a newer one', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     await client.subscribe('versioned');
     for (const version of [1, 3, 2, 4, 4]) {
-      await publisher.publish(
+      await fixture.publisher.publish(
         CHANNEL,
         JSON.stringify({ task_id: 'versioned', status: 'processing', version }),
       );
     }
-    await publisher.publish(
+    await fixture.publisher.publish(
       CHANNEL,
       JSON.stringify({ task_id: 'versioned', status: 'x', version: 5 }),
     );
@@ -139,10 +125,10 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
   });
 
   it('orders by updated_at when there is no version', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     await client.subscribe('dated');
     for (const second of ['01', '03', '02', '04']) {
-      await publisher.publish(
+      await fixture.publisher.publish(
         CHANNEL,
         JSON.stringify({
           task_id: 'dated',
@@ -161,9 +147,9 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
   });
 
   it('does not send a stored state older than what subscribers already got', async () => {
-    const first = await WsTestClient.connect(gateway.wsUrl);
+    const first = await fixture.connect();
     await first.subscribe('stale-key');
-    await publisher.publish(
+    await fixture.publisher.publish(
       CHANNEL,
       JSON.stringify({ task_id: 'stale-key', status: 'processing', version: 7 }),
     );
@@ -174,10 +160,10 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
       { publish: false },
     );
 
-    const second = await WsTestClient.connect(gateway.wsUrl);
-    const readsBefore = reader.reads.length;
+    const second = await fixture.connect();
+    const readsBefore = reader().reads.length;
     await second.subscribe('stale-key');
-    await reader.reads[readsBefore];
+    await reader().reads[readsBefore];
     await second.ping();
     assert.deepEqual(second.updates('stale-key'), []);
     await first.close();
@@ -186,13 +172,16 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
 
   describe('terminal states', () => {
     it('drops late non-terminal updates once the terminal one was delivered', async () => {
-      const client = await WsTestClient.connect(gateway.wsUrl);
+      const client = await fixture.connect();
       await client.subscribe('finishing');
       await client.subscribe('sentinel');
       for (const status of ['processing', 'completed', 'processing', 'failed']) {
-        await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'finishing', status }));
+        await fixture.publisher.publish(CHANNEL, JSON.stringify({ task_id: 'finishing', status }));
       }
-      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'sentinel', status: 'done' }));
+      await fixture.publisher.publish(
+        CHANNEL,
+        JSON.stringify({ task_id: 'sentinel', status: 'done' }),
+      );
       await client.next(isUpdate('sentinel'));
       assert.deepEqual(
         client.updates('finishing').map((m) => (m.type === 'status_update' ? m.data.status : null)),
@@ -203,7 +192,7 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
 
     it('answers a subscription to a finished task with its final state at once', async () => {
       await publishState({ task_id: 'finished', status: 'completed', progress: 100, result: 'ok' });
-      const client = await WsTestClient.connect(gateway.wsUrl);
+      const client = await fixture.connect();
       await client.subscribe('finished');
       const final = await client.next(isUpdate('finished'));
       assert.deepEqual(final, {
@@ -213,12 +202,12 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
         snapshot: true,
       });
       // A late non-terminal update after the snapshot is dropped as well.
-      await publisher.publish(
+      await fixture.publisher.publish(
         CHANNEL,
         JSON.stringify({ task_id: 'finished', status: 'processing' }),
       );
       await client.ping();
-      await publisher.publish(
+      await fixture.publisher.publish(
         CHANNEL,
         JSON.stringify({ task_id: 'finished', status: 'cancelled' }),
       );
@@ -230,7 +219,7 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
   });
 
   it('sends no snapshot when the key prefix is empty', async () => {
-    const plain = await startTestApp({ redisUrl: redis.url, snapshotKeyPrefix: '' });
+    const plain = await startTestApp({ redisUrl: fixture.redis.url, snapshotKeyPrefix: '' });
     try {
       await publishState({ task_id: 'no-snapshots', status: 'completed' }, { publish: false });
       const client = await WsTestClient.connect(plain.wsUrl);
@@ -238,7 +227,10 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
       await client.ping();
       // The read is skipped altogether, so nothing can be in flight behind the pong.
       assert.deepEqual(client.updates(), []);
-      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'no-snapshots', status: 'live' }));
+      await fixture.publisher.publish(
+        CHANNEL,
+        JSON.stringify({ task_id: 'no-snapshots', status: 'live' }),
+      );
       const live = await client.next(isUpdate('no-snapshots'));
       assert.ok(live.type === 'status_update' && live.snapshot === undefined);
       await client.close();
@@ -248,7 +240,7 @@ describe('snapshot on subscribe, ordering and terminal states', () => {
   });
 
   it('refuses subscriptions to the reserved canary task ids', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     client.send({ type: 'subscribe', task_id: '__canary__:someone' });
     const error = await client.next();
     assert.ok(error.type === 'error');
