@@ -5,14 +5,9 @@ import {
   type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
-import type { WebSocket } from 'ws';
-import { ConnectionAdmission } from '../connections/connection-admission.js';
-import { ConnectionRegistry } from '../connections/connection-registry.js';
-import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
-import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
-import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { CLUSTER_OPTIONS, type ResolvedClusterOptions } from './cluster-options.js';
 import {
   CLUSTER_INDEX_KEY,
@@ -41,12 +36,8 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
 
   constructor(
     @Inject(CLUSTER_OPTIONS) private readonly options: ResolvedClusterOptions,
-    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
-    private readonly registry: ConnectionRegistry<WebSocket>,
-    private readonly counters: DeliveryCounters,
-    private readonly admission: ConnectionAdmission,
-    private readonly redisStatus: RedisSubscriptionStatus,
+    private readonly instanceStats: InstanceStatsBuilder,
     private readonly redis: RedisCommandClient,
   ) {}
 
@@ -123,29 +114,27 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
     }
   }
 
-  /** What this instance reports about itself. */
+  /** What this instance reports about itself: its stats at `now`, cut down to what peers merge. */
   snapshot(now = Date.now()): InstanceHeartbeat {
-    const top = this.registry.topTasks(HEARTBEAT_TOP_TASKS);
+    const stats = this.instanceStats.build(HEARTBEAT_TOP_TASKS, now);
     return {
       v: 1,
-      instance_id: this.instanceId,
-      channel: this.redisOptions.channel,
+      instance_id: stats.instance_id,
+      channel: stats.redis.channel,
       sent_at: now,
       interval_ms: this.options.heartbeatIntervalMs,
       ttl_ms: this.ttlMs,
-      uptime_seconds: Math.round((now - this.counters.startedAt) / 1000),
-      accepting_connections: this.admission.accepting,
-      total_connections: this.registry.connectionCount,
-      total_subscriptions: this.registry.subscriptionCount,
-      tasks_with_subscribers: this.registry.taskCount,
-      connections_per_task: Object.fromEntries(
-        top.map((entry) => [entry.taskId, entry.connections]),
-      ),
-      connections_per_task_truncated: top.length < this.registry.taskCount,
+      uptime_seconds: stats.uptime_seconds,
+      accepting_connections: stats.accepting_connections,
+      total_connections: stats.total_connections,
+      total_subscriptions: stats.total_subscriptions,
+      tasks_with_subscribers: stats.tasks_with_subscribers,
+      connections_per_task: stats.connections_per_task,
+      connections_per_task_truncated: stats.connections_per_task_truncated,
       redis: {
-        status: this.redisStatus.isUp ? 'connected' : 'disconnected',
-        state: this.redisStatus.state,
-        data_path: this.redisStatus.dataPathHealthy ? 'ok' : 'stalled',
+        status: stats.redis.status,
+        state: stats.redis.state,
+        data_path: stats.redis.data_path,
       },
     };
   }

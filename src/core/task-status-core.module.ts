@@ -26,6 +26,7 @@ import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { InstanceStatsBuilder } from './instance-stats.builder.js';
 import { ReportedLimits } from './reported-limits.js';
 import {
   CORE_OPTIONS,
@@ -118,6 +119,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     TaskUpdateDelivery,
     DataPathCanary,
     RedisSubscriberService,
+    InstanceStatsBuilder,
   ],
   exports: [
     CORE_OPTIONS,
@@ -144,6 +146,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     TaskUpdateDelivery,
     DataPathCanary,
     RedisSubscriberService,
+    InstanceStatsBuilder,
   ],
 })
 export class TaskStatusCoreModule extends TaskStatusCoreConfigurableModule {}

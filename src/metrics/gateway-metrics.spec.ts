@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
+import { ReportedLimits } from '../core/reported-limits.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import type { LiveUpdateRelay } from '../outbound/live-update-relay.js';
@@ -18,15 +20,27 @@ function build() {
   const events = new EventEmitter();
   const relay = { events } as unknown as LiveUpdateRelay;
   const rateLimits = new RateLimitCounters();
-  const gatewayMetrics = new GatewayMetrics(
+  const instanceStats = new InstanceStatsBuilder(
     registry,
     counters,
     admission,
     status,
-    relay,
     rateLimits,
+    new ReportedLimits(),
+    { url: 'redis://localhost:6379/0', channel: 'task_status_updates' },
+    'metrics-spec',
   );
-  return { gatewayMetrics, registry, counters, admission, status, events, rateLimits };
+  const gatewayMetrics = new GatewayMetrics(instanceStats, relay);
+  return {
+    gatewayMetrics,
+    instanceStats,
+    registry,
+    counters,
+    admission,
+    status,
+    events,
+    rateLimits,
+  };
 }
 
 /** The value of one sample line, `name{labels} value`, or undefined when absent. */
@@ -56,7 +70,13 @@ describe('GatewayMetrics', () => {
     admission.countRefusal('per_ip');
     rateLimits.messagesLimited = 4;
     rateLimits.connectionsClosed = 1;
+    counters.superseded.stale = 3;
+    counters.slowConsumers = 2;
+    counters.slowConsumerCloses = 1;
+    counters.snapshotsDelivered = 9;
+    counters.resyncs = 1;
     status.markSubscribed();
+    status.recordCanary(250);
 
     // Act
     const text = await gatewayMetrics.render();
@@ -83,6 +103,15 @@ describe('GatewayMetrics', () => {
     assert.equal(sample(text, `${p}connections_refused_total{reason="per_ip"}`), 1);
     assert.equal(sample(text, `${p}messages_rate_limited_total`), 4);
     assert.equal(sample(text, `${p}rate_limit_closes_total`), 1);
+    assert.equal(sample(text, `${p}updates_superseded_total{reason="stale"}`), 3);
+    assert.equal(sample(text, `${p}updates_superseded_total{reason="after_terminal"}`), 0);
+    assert.equal(sample(text, `${p}slow_consumers_total`), 2);
+    assert.equal(sample(text, `${p}slow_consumer_closes_total`), 1);
+    assert.equal(sample(text, `${p}snapshots_delivered_total`), 9);
+    assert.equal(sample(text, `${p}resyncs_total`), 1);
+    assert.equal(sample(text, `${p}redis_resubscriptions_total`), 0);
+    assert.equal(sample(text, `${p}redis_data_path_up`), 1);
+    assert.equal(sample(text, `${p}redis_canary_round_trip_seconds`), 0.25);
     assert.match(text, /^# TYPE task_status_gateway_frames_delivered_total counter$/m);
     assert.match(text, /^# TYPE task_status_gateway_connections gauge$/m);
     assert.ok(sample(text, 'process_cpu_user_seconds_total') !== undefined, 'default metrics');
@@ -105,6 +134,19 @@ describe('GatewayMetrics', () => {
     assert.equal(sample(text, `${METRIC_PREFIX}redis_messages_received_total`), 9);
     assert.equal(sample(text, `${METRIC_PREFIX}redis_subscriber_up`), 0);
     assert.equal(sample(text, `${METRIC_PREFIX}accepting_connections`), 0);
+  });
+
+  it('builds one stats snapshot per scrape, without the task list', async () => {
+    // Arrange
+    const { gatewayMetrics, instanceStats } = build();
+    const built = mock.method(instanceStats, 'build');
+
+    // Act
+    await gatewayMetrics.render();
+
+    // Assert
+    assert.equal(built.mock.callCount(), 1);
+    assert.equal(built.mock.calls[0].arguments[0], 0);
   });
 
   it('observes the delivery histogram from delivered events with recipients', async () => {

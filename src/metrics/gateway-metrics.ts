@@ -1,11 +1,8 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { WebSocket } from 'ws';
-import { ConnectionAdmission } from '../connections/connection-admission.js';
-import { ConnectionRegistry } from '../connections/connection-registry.js';
-import { DeliveryCounters, DROP_REASONS } from '../connections/delivery-counters.js';
-import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
-import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { DROP_REASONS } from '../connections/delivery-counters.js';
+import type { InstanceStats } from '../core/instance-stats.js';
+import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { LiveUpdateRelay } from '../outbound/live-update-relay.js';
 
 /** Prefix of this service's own metrics; Node's default metrics keep their usual names. */
@@ -19,27 +16,28 @@ export const DELIVERY_DURATION_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 ];
 
+/** No task list in a scrape: per-task series would be unbounded, and ranking walks every task. */
+const SCRAPE_TASK_LIMIT = 0;
+
 /**
  * The Prometheus view of one application, in a Registry of its own (several applications may
- * share a process, as in the tests). Counters are read from the plain counters in `collect()`,
- * at scrape time, so the delivery path pays nothing for them; only the delivery histogram is
- * fed per routed update, from the subscriber's `delivered` event.
+ * share a process, as in the tests). Every metric's `collect()` reads one InstanceStats taken
+ * at scrape time, so the delivery path pays nothing for them and a scrape is consistent; only
+ * the delivery histogram is fed per routed update, from the subscriber's `delivered` event.
  */
 @Injectable()
 export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
   readonly registry = new Registry();
   private readonly deliveryDuration: Histogram;
+  /** The stats of the scrape under way; see render(). */
+  private scraped: InstanceStats | undefined;
   private readonly onDelivered = (_taskId: string, recipients: number, seconds: number): void => {
     if (recipients > 0) this.deliveryDuration.observe(seconds);
   };
 
   constructor(
-    private readonly connections: ConnectionRegistry<WebSocket>,
-    private readonly counters: DeliveryCounters,
-    private readonly admission: ConnectionAdmission,
-    private readonly redisStatus: RedisSubscriptionStatus,
+    private readonly instanceStats: InstanceStatsBuilder,
     private readonly relay: LiveUpdateRelay,
-    private readonly rateLimits: RateLimitCounters,
   ) {
     this.deliveryDuration = new Histogram({
       name: `${METRIC_PREFIX}delivery_duration_seconds`,
@@ -62,157 +60,166 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     this.relay.events.off('delivered', this.onDelivered);
   }
 
-  /** The exposition text of every metric of this application. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition text of every metric of this application, from one snapshot of the stats. */
+  async render(): Promise<string> {
+    // prom-client calls each metric's collect() in turn; they all read this one snapshot.
+    this.scraped = this.instanceStats.build(SCRAPE_TASK_LIMIT);
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.scraped = undefined;
+    }
+  }
+
+  /** The snapshot of render(), or a fresh one when the registry is read directly. */
+  private stats(): InstanceStats {
+    return this.scraped ?? this.instanceStats.build(SCRAPE_TASK_LIMIT);
   }
 
   private register(): void {
     const registers = [this.registry];
-    const { connections, counters, admission, redisStatus, rateLimits } = this;
+    const stats = () => this.stats();
     collectDefaultMetrics({ register: this.registry });
 
-    gauge(
-      registers,
-      'connections',
-      'Open WebSocket connections.',
-      () => connections.connectionCount,
-    );
+    gauge(registers, 'connections', 'Open WebSocket connections.', () => stats().total_connections);
     gauge(
       registers,
       'subscriptions',
       'Subscriptions held, as (connection, task) pairs.',
-      () => connections.subscriptionCount,
+      () => stats().total_subscriptions,
     );
     gauge(
       registers,
       'tasks_with_subscribers',
       'Distinct tasks with at least one subscriber on this instance.',
-      () => connections.taskCount,
+      () => stats().tasks_with_subscribers,
     );
     gauge(
       registers,
       'accepting_connections',
       '1 while new WebSocket connections are admitted, 0 once shutdown has begun.',
-      () => (admission.accepting ? 1 : 0),
+      () => (stats().accepting_connections ? 1 : 0),
     );
     gauge(
       registers,
       'redis_subscriber_up',
       '1 when the Redis subscriber is connected and subscribed to the channel, else 0.',
-      () => (redisStatus.isUp ? 1 : 0),
+      () => (stats().redis.status === 'connected' ? 1 : 0),
     );
     counter(
       registers,
       'redis_resubscriptions_total',
       'Times the Redis subscription was re-established after being lost.',
-      () => redisStatus.resubscriptions,
+      () => stats().redis.resubscriptions,
     );
     counter(
       registers,
       'redis_messages_received_total',
       'Messages received on the Redis channel, well-formed or not.',
-      () => counters.messagesReceived,
+      () => stats().messages.received,
     );
     counter(
       registers,
       'redis_messages_routed_total',
       'Well-formed updates for a task with at least one subscriber on this instance.',
-      () => counters.updatesRouted,
+      () => stats().messages.routed,
     );
     counter(
       registers,
       'redis_messages_unrouted_total',
       'Well-formed updates for a task nobody on this instance watches.',
-      () => counters.updatesUnrouted,
+      () => stats().messages.unrouted,
     );
     counter(
       registers,
       'redis_messages_dropped_total',
       'Malformed Redis messages dropped, by reason.',
-      () => DROP_REASONS.map((reason) => [reason, counters.dropped[reason]]),
+      () => {
+        const dropped = stats().messages.dropped_by_reason;
+        return DROP_REASONS.map((reason) => [reason, dropped[reason]]);
+      },
     );
     counter(
       registers,
       'frames_delivered_total',
       'status_update frames written to WebSocket connections (at once, or once no longer held back).',
-      () => counters.framesDelivered,
+      () => stats().frames_delivered,
     );
     // Every reason ConnectionAdmission counts, so that new ones appear without a change here.
     counter(registers, 'connections_refused_total', 'WebSocket upgrades refused, by reason.', () =>
-      Object.entries(admission.refused),
+      Object.entries(stats().connections_refused),
     );
     counter(
       registers,
       'messages_rate_limited_total',
       'Client messages (and protocol pings) over their connection rate, answered rate_limited unread.',
-      () => rateLimits.messagesLimited,
+      () => stats().rate_limited.messages,
     );
     counter(
       registers,
       'rate_limit_closes_total',
       'Connections closed with 1008 for sending past their rate after repeated rate_limited answers.',
-      () => rateLimits.connectionsClosed,
+      () => stats().rate_limited.closed_connections,
     );
     counter(
       registers,
       'heartbeat_terminations_total',
       'Connections terminated for a missed heartbeat pong.',
-      () => counters.heartbeatTerminations,
+      () => stats().heartbeat_terminations,
     );
     counter(
       registers,
       'updates_superseded_total',
       'Updates or snapshots not delivered because a newer or terminal state was already delivered, by reason.',
-      () => Object.entries(counters.superseded),
+      () => Object.entries(stats().messages.superseded),
     );
     counter(
       registers,
       'slow_consumers_total',
       'Sockets whose send buffer passed WS_BACKPRESSURE_BYTES, so that their frames were held back.',
-      () => counters.slowConsumers,
+      () => stats().slow_consumers.detected,
     );
     counter(
       registers,
       'frames_coalesced_total',
       'Held-back frames of slow sockets replaced by a newer state of the same task.',
-      () => counters.framesCoalesced,
+      () => stats().slow_consumers.frames_coalesced,
     );
     counter(
       registers,
       'frames_dropped_total',
       'Held-back frames of slow sockets discarded because the socket closed or was closed as slow.',
-      () => counters.framesDroppedOnClose,
+      () => stats().slow_consumers.frames_dropped,
     );
     counter(
       registers,
       'slow_consumer_closes_total',
       'Slow sockets closed with 1013 past WS_SLOW_CLIENT_MAX_BYTES.',
-      () => counters.slowConsumerCloses,
+      () => stats().slow_consumers.closed,
     );
     counter(
       registers,
       'snapshots_delivered_total',
       'Stored task states sent to a client right after it subscribed.',
-      () => counters.snapshotsDelivered,
+      () => stats().snapshots.delivered,
     );
     counter(
       registers,
       'resyncs_total',
       'Resyncs of the watched tasks after the Redis subscription was re-established.',
-      () => counters.resyncs,
+      () => stats().resyncs.completed,
     );
     gauge(
       registers,
       'redis_data_path_up',
       '1 while data-path canaries come back through Redis in time, 0 while one is overdue.',
-      () => (redisStatus.dataPathHealthy ? 1 : 0),
+      () => (stats().redis.data_path === 'ok' ? 1 : 0),
     );
     gauge(
       registers,
       'redis_canary_round_trip_seconds',
       'Round trip of the last data-path canary through Redis (0 before the first).',
-      () => (redisStatus.canaryRoundTripMs ?? 0) / 1000,
+      () => (stats().redis.canary_round_trip_ms ?? 0) / 1000,
     );
     this.registry.registerMetric(this.deliveryDuration);
   }

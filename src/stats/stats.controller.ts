@@ -19,18 +19,11 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { WebSocket } from 'ws';
 import { StatsAccessGuard } from '../auth/stats-access.guard.js';
 import { ClusterStatsReader } from './cluster-stats.reader.js';
 import type { ClusterStats } from './merge-cluster-stats.js';
-import { ConnectionAdmission } from '../connections/connection-admission.js';
-import { ConnectionRegistry } from '../connections/connection-registry.js';
-import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
-import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import { ReportedLimits } from '../core/reported-limits.js';
-import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
-import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
+import type { InstanceStatsReport } from '../core/instance-stats.js';
+import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { STATS_OPTIONS, type ResolvedStatsOptions } from './stats-options.js';
 
 const DEFAULT_TASK_LIMIT = 100;
@@ -50,16 +43,9 @@ type StatsScope = keyof typeof STATS_SCOPES;
 @ApiForbiddenResponse({ description: 'A valid JWT without the admin claim (`AUTH_ADMIN_CLAIM`).' })
 export class StatsController {
   constructor(
-    private readonly registry: ConnectionRegistry<WebSocket>,
-    private readonly counters: DeliveryCounters,
-    private readonly admission: ConnectionAdmission,
-    private readonly redisStatus: RedisSubscriptionStatus,
     @Inject(STATS_OPTIONS) private readonly options: ResolvedStatsOptions,
-    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
-    @Inject(INSTANCE_ID) private readonly instanceId: string,
-    private readonly limits: ReportedLimits,
+    private readonly instanceStats: InstanceStatsBuilder,
     private readonly cluster: ClusterStatsReader,
-    private readonly rateLimits: RateLimitCounters,
   ) {}
 
   /**
@@ -89,61 +75,10 @@ export class StatsController {
   stats(
     @Query('limit', new DefaultValuePipe(DEFAULT_TASK_LIMIT), ParseIntPipe) limit: number,
     @Query('scope', new ParseEnumPipe(STATS_SCOPES, { optional: true })) scope?: StatsScope,
-  ) {
+  ): InstanceStatsReport | Promise<ClusterStats> {
     const taskLimit = Math.max(0, Math.min(limit, this.options.maxTasks));
     if (scope === 'cluster') return this.clusterStats(taskLimit);
-    const top = this.registry.topTasks(taskLimit);
-    const counters = this.counters;
-    return {
-      total_connections: this.registry.connectionCount,
-      total_subscriptions: this.registry.subscriptionCount,
-      tasks_with_subscribers: this.registry.taskCount,
-      connections_per_task: Object.fromEntries(
-        top.map((entry) => [entry.taskId, entry.connections]),
-      ),
-      connections_per_task_limit: taskLimit,
-      connections_per_task_truncated: top.length < this.registry.taskCount,
-      instance_id: this.instanceId,
-      uptime_seconds: Math.round((Date.now() - counters.startedAt) / 1000),
-      redis: {
-        status: this.redisStatus.isUp ? 'connected' : 'disconnected',
-        state: this.redisStatus.state,
-        channel: this.redisOptions.channel,
-        resubscriptions: this.redisStatus.resubscriptions,
-        data_path: this.redisStatus.dataPathHealthy ? 'ok' : 'stalled',
-        canary_round_trip_ms: this.redisStatus.canaryRoundTripMs ?? null,
-        last_canary_at: toIsoOrNull(this.redisStatus.lastCanaryAt),
-        last_error: this.redisStatus.lastError ?? null,
-      },
-      messages: {
-        received: counters.messagesReceived,
-        routed: counters.updatesRouted,
-        unrouted: counters.updatesUnrouted,
-        dropped: counters.messagesDropped,
-        dropped_by_reason: { ...counters.dropped },
-        superseded: { ...counters.superseded },
-      },
-      snapshots: {
-        delivered: counters.snapshotsDelivered,
-        read_errors: counters.snapshotReadErrors,
-        invalid: counters.snapshotsInvalid,
-      },
-      resyncs: { completed: counters.resyncs, updates_delivered: counters.resyncedUpdates },
-      frames_delivered: counters.framesDelivered,
-      connections_refused: { ...this.admission.refused },
-      heartbeat_terminations: counters.heartbeatTerminations,
-      slow_consumers: {
-        detected: counters.slowConsumers,
-        frames_coalesced: counters.framesCoalesced,
-        frames_dropped: counters.framesDroppedOnClose,
-        closed: counters.slowConsumerCloses,
-      },
-      rate_limited: {
-        messages: this.rateLimits.messagesLimited,
-        closed_connections: this.rateLimits.connectionsClosed,
-      },
-      limits: this.limits.snapshot(),
-    };
+    return this.instanceStats.report(taskLimit);
   }
 
   private async clusterStats(taskLimit: number): Promise<ClusterStats> {
@@ -155,8 +90,4 @@ export class StatsController {
       );
     }
   }
-}
-
-function toIsoOrNull(epochMs: number | undefined): string | null {
-  return epochMs === undefined ? null : new Date(epochMs).toISOString();
 }

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { WebSocket } from 'ws';
+import { ConnectionAdmission } from '../connections/connection-admission.js';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
+import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { InstanceStatsBuilder } from './instance-stats.builder.js';
+import { ReportedLimits } from './reported-limits.js';
+
+function build() {
+  const registry = new ConnectionRegistry<WebSocket>();
+  const counters = new DeliveryCounters();
+  const admission = new ConnectionAdmission();
+  const status = new RedisSubscriptionStatus();
+  const rateLimits = new RateLimitCounters();
+  const limits = new ReportedLimits();
+  const builder = new InstanceStatsBuilder(
+    registry,
+    counters,
+    admission,
+    status,
+    rateLimits,
+    limits,
+    { url: 'redis://localhost:6379/0', channel: 'updates' },
+    'gateway-1',
+  );
+  return { builder, registry, counters, admission, status, rateLimits, limits };
+}
+
+/** Three tasks watched by 3, 2 and 1 connections. */
+function watch(registry: ConnectionRegistry<WebSocket>): void {
+  const [a, b, c] = [{}, {}, {}] as WebSocket[];
+  registry.subscribe(a, 'task-1');
+  registry.subscribe(b, 'task-1');
+  registry.subscribe(c, 'task-1');
+  registry.subscribe(a, 'task-2');
+  registry.subscribe(b, 'task-2');
+  registry.subscribe(a, 'task-3');
+}
+
+describe('InstanceStatsBuilder', () => {
+  it('reads the registry, the counters and the Redis status into the /ws/stats shape', () => {
+    // Arrange
+    const { builder, registry, counters, admission, status, rateLimits, limits } = build();
+    watch(registry);
+    counters.messagesReceived = 10;
+    counters.updatesRouted = 6;
+    counters.updatesUnrouted = 2;
+    counters.dropped.invalid_json = 2;
+    counters.superseded.stale = 1;
+    counters.snapshotsDelivered = 4;
+    counters.snapshotReadErrors = 1;
+    counters.snapshotsInvalid = 2;
+    counters.resyncs = 1;
+    counters.resyncedUpdates = 3;
+    counters.framesDelivered = 8;
+    counters.heartbeatTerminations = 1;
+    counters.slowConsumers = 2;
+    counters.framesCoalesced = 5;
+    counters.framesDroppedOnClose = 6;
+    counters.slowConsumerCloses = 1;
+    admission.countRefusal('origin');
+    rateLimits.messagesLimited = 7;
+    rateLimits.connectionsClosed = 1;
+    limits.set('max_connections', 100);
+    status.markSubscribed();
+    status.recordCanary(12, Date.UTC(2026, 0, 2, 3, 4, 5));
+    status.recordError(new Error('boom'));
+
+    // Act
+    const stats = builder.report(2, counters.startedAt + 61_400);
+
+    // Assert
+    assert.deepEqual(stats, {
+      total_connections: 3,
+      total_subscriptions: 6,
+      tasks_with_subscribers: 3,
+      connections_per_task: { 'task-1': 3, 'task-2': 2 },
+      connections_per_task_limit: 2,
+      connections_per_task_truncated: true,
+      instance_id: 'gateway-1',
+      uptime_seconds: 61,
+      redis: {
+        status: 'connected',
+        state: 'subscribed',
+        channel: 'updates',
+        resubscriptions: 0,
+        data_path: 'ok',
+        canary_round_trip_ms: 12,
+        last_canary_at: '2026-01-02T03:04:05.000Z',
+        last_error: 'boom',
+      },
+      messages: {
+        received: 10,
+        routed: 6,
+        unrouted: 2,
+        dropped: 2,
+        dropped_by_reason: {
+          invalid_json: 2,
+          not_an_object: 0,
+          missing_task_id: 0,
+          invalid_task_id: 0,
+        },
+        superseded: { stale: 1, after_terminal: 0, snapshot: 0 },
+      },
+      snapshots: { delivered: 4, read_errors: 1, invalid: 2 },
+      resyncs: { completed: 1, updates_delivered: 3 },
+      frames_delivered: 8,
+      connections_refused: { limit: 0, origin: 1, shutting_down: 0, auth: 0, per_ip: 0 },
+      heartbeat_terminations: 1,
+      slow_consumers: { detected: 2, frames_coalesced: 5, frames_dropped: 6, closed: 1 },
+      rate_limited: { messages: 7, closed_connections: 1 },
+      limits: { max_connections: 100 },
+    });
+  });
+
+  it('reports a Redis link that is down, before any canary, as nulls', () => {
+    // Arrange
+    const { builder, status } = build();
+    status.markSubscribed();
+    status.markDisconnected();
+    status.markDataPathStalled();
+
+    // Act
+    const { redis } = builder.report(0);
+
+    // Assert
+    assert.equal(redis.status, 'disconnected');
+    assert.equal(redis.state, 'disconnected');
+    assert.equal(redis.data_path, 'stalled');
+    assert.equal(redis.canary_round_trip_ms, null);
+    assert.equal(redis.last_canary_at, null);
+    assert.equal(redis.last_error, null);
+  });
+
+  it('adds whether connections are admitted to the full snapshot only', () => {
+    // Arrange
+    const { builder, admission } = build();
+    admission.close();
+
+    // Act
+    const stats = builder.build(0);
+    const report = builder.report(0);
+
+    // Assert
+    assert.equal(stats.accepting_connections, false);
+    assert.equal('accepting_connections' in report, false);
+    assert.deepEqual(stats, { ...report, accepting_connections: false });
+  });
+
+  it('lists no tasks for a limit of 0, and says the list is cut short', () => {
+    // Arrange
+    const { builder, registry } = build();
+    watch(registry);
+
+    // Act
+    const stats = builder.build(0);
+
+    // Assert
+    assert.deepEqual(stats.connections_per_task, {});
+    assert.equal(stats.connections_per_task_truncated, true);
+    assert.equal(stats.tasks_with_subscribers, 3);
+  });
+
+  it('copies the counters, so a snapshot does not move afterwards', () => {
+    // Arrange
+    const { builder, counters, admission, limits } = build();
+    const stats = builder.build(0);
+
+    // Act
+    counters.dropped.invalid_json += 1;
+    counters.superseded.stale += 1;
+    admission.countRefusal('limit');
+    limits.set('max_connections', 5);
+
+    // Assert
+    assert.equal(stats.messages.dropped_by_reason.invalid_json, 0);
+    assert.equal(stats.messages.superseded.stale, 0);
+    assert.equal(stats.connections_refused.limit, 0);
+    assert.deepEqual(stats.limits, {});
+  });
+});

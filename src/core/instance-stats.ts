@@ -1,0 +1,58 @@
+import type { DeliveryCounters, DropReason } from '../connections/delivery-counters.js';
+import type { RefusalReason } from '../connections/connection-admission.js';
+import type { RedisLinkState } from '../redis/redis-subscription-status.js';
+
+/** The body of `GET /ws/stats` for one instance; every field is in docs/operations.md#stats. */
+export interface InstanceStatsReport {
+  total_connections: number;
+  total_subscriptions: number;
+  tasks_with_subscribers: number;
+  /** The `connections_per_task_limit` busiest tasks, by subscriber count. */
+  connections_per_task: Record<string, number>;
+  connections_per_task_limit: number;
+  /** True when more tasks have subscribers than are listed. */
+  connections_per_task_truncated: boolean;
+  instance_id: string;
+  uptime_seconds: number;
+  redis: {
+    status: 'connected' | 'disconnected';
+    state: RedisLinkState;
+    channel: string;
+    resubscriptions: number;
+    data_path: 'ok' | 'stalled';
+    canary_round_trip_ms: number | null;
+    /** ISO 8601. */
+    last_canary_at: string | null;
+    last_error: string | null;
+  };
+  messages: {
+    received: number;
+    routed: number;
+    unrouted: number;
+    dropped: number;
+    dropped_by_reason: Record<DropReason, number>;
+    superseded: DeliveryCounters['superseded'];
+  };
+  snapshots: { delivered: number; read_errors: number; invalid: number };
+  resyncs: { completed: number; updates_delivered: number };
+  frames_delivered: number;
+  connections_refused: Record<RefusalReason, number>;
+  heartbeat_terminations: number;
+  slow_consumers: {
+    detected: number;
+    frames_coalesced: number;
+    frames_dropped: number;
+    closed: number;
+  };
+  rate_limited: { messages: number; closed_connections: number };
+  limits: Record<string, number>;
+}
+
+/**
+ * Everything this instance reports about itself, read at one moment: the `/ws/stats` body plus
+ * what only the heartbeat and /metrics show.
+ */
+export interface InstanceStats extends InstanceStatsReport {
+  /** Not in `/ws/stats`, whose shape predates it (readiness is `/health`'s answer). */
+  accepting_connections: boolean;
+}
