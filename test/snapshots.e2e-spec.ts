@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import type { ServerMessage } from '@task-status/client/protocol';
 import { TaskSnapshotReader } from '../src/task-status/task-snapshot-reader.js';
-import type { ServerMessage } from '../src/task-status/protocol.js';
 import { GatedSnapshotReader } from './support/gated-snapshot-reader.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';

@@ -5,10 +5,10 @@ import {
   type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
+import type { TaskStatusData } from '@task-status/client/protocol';
 import { EventEmitter } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import type { TaskStatusData } from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 

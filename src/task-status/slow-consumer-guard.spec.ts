@@ -1,8 +1,8 @@
+import { CloseCode } from '@task-status/client/protocol';
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { CloseCode } from './protocol.js';
 import { resolveTaskStatusOptions } from './resolve-task-status-options.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { CloseCode } from '@task-status/client/protocol';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import type { LiveUpdateRun } from './live-update-run.js';
-import { CloseCode } from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 

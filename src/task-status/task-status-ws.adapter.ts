@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
+import { CloseCode, type ErrorCode, type ErrorMessage } from '@task-status/client/protocol';
 import type { IncomingMessage } from 'node:http';
 import { EMPTY, from, of, type Observable } from 'rxjs';
 import { concatMap } from 'rxjs/operators';
@@ -18,7 +19,6 @@ import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from './json-nesting.js';
 import { ConnectionMessageQueue } from './connection-message-queue.js';
 import { isOriginAllowed } from './origin-policy.js';
-import { CloseCode, type ErrorCode, type ErrorMessage } from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 

@@ -14,6 +14,14 @@ import {
   type OnGatewayDisconnect,
   type OnGatewayInit,
 } from '@nestjs/websockets';
+import {
+  CloseCode,
+  type AuthenticatedMessage,
+  type ErrorMessage,
+  type PongMessage,
+  type SubscribedMessage,
+  type UnsubscribedMessage,
+} from '@task-status/client/protocol';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ConnectionSessions } from '../auth/connection-sessions.js';
@@ -32,14 +40,6 @@ import { AuthenticateDto } from './dto/authenticate.dto.js';
 import { SubscribeTaskDto } from './dto/subscribe-task.dto.js';
 import { UnsubscribeTaskDto } from './dto/unsubscribe-task.dto.js';
 import { ProtocolErrorException } from './protocol-error.exception.js';
-import {
-  CloseCode,
-  type AuthenticatedMessage,
-  type ErrorMessage,
-  type PongMessage,
-  type SubscribedMessage,
-  type UnsubscribedMessage,
-} from './protocol.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';
