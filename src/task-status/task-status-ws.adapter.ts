@@ -35,7 +35,14 @@ interface UpgradeInfo {
 }
 
 function protocolError(code: ErrorCode, message: string, field?: string): Observable<ErrorMessage> {
-  return of(field ? { type: 'error', code, message, field } : { type: 'error', code, message });
+  // Checked here: the connection's queue stringifies whatever a handler returns, untyped.
+  const frame = {
+    type: 'error',
+    code,
+    message,
+    ...(field ? { field } : {}),
+  } satisfies ErrorMessage;
+  return of(frame);
 }
 
 /** Stands in for a message that arrived over the connection's rate: it is never read. */

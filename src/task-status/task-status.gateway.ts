@@ -195,12 +195,12 @@ export class TaskStatusGateway
     held.forEach((taskId, index) => {
       if (allowed[index]) return;
       if (this.registry.unsubscribe(client, taskId)) this.delivery.forget(taskId);
-      const revoked: ErrorMessage = {
+      const revoked = {
         type: 'error',
         code: 'forbidden',
         message: 'The new token does not allow this task; unsubscribed',
         task_id: taskId,
-      };
+      } satisfies ErrorMessage;
       client.send(JSON.stringify(revoked));
     });
     return {

@@ -1,6 +1,7 @@
 import {
   TASK_ID_MAX_LENGTH,
   TASK_ID_PATTERN,
+  type StatusUpdateMessage,
   type TaskStatusData,
 } from '@task-status/client/protocol';
 import type { DropReason } from '../connections/delivery-counters.js';
@@ -80,10 +81,14 @@ export function serializeSnapshot(update: TaskUpdate): string {
     task_id: update.taskId,
     data: update.data,
     snapshot: true,
-  });
+  } satisfies StatusUpdateMessage);
 }
 
 /** The outgoing frame for an update, serialized once and shared by all its subscribers. */
 export function serializeStatusUpdate(update: TaskUpdate): string {
-  return JSON.stringify({ type: 'status_update', task_id: update.taskId, data: update.data });
+  return JSON.stringify({
+    type: 'status_update',
+    task_id: update.taskId,
+    data: update.data,
+  } satisfies StatusUpdateMessage);
 }
