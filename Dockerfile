@@ -3,15 +3,19 @@
 # Build stage: the full dependency set (the Nest CLI and TypeScript are dev dependencies).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# client/package.json first: npm ci links node_modules/@task-status/client to ./client.
 COPY package.json package-lock.json ./
+COPY client/package.json ./client/
 RUN npm ci --no-audit --no-fund
+# The client package before the server: the server imports its protocol definition
+# (@task-status/client/protocol), and the demo page at / its ES modules. Built with the root's
+# TypeScript.
+COPY client/tsconfig.json client/tsconfig.build.json ./client/
+COPY client/src ./client/src
+RUN npm run build:client
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
-# The typed client's ES modules for the demo page at / (built with the root's TypeScript).
-COPY client/package.json client/tsconfig.json client/tsconfig.build.json ./client/
-COPY client/src ./client/src
-RUN npm run build --prefix client
+RUN npm run build:server
 
 # Runtime stage: production dependencies and the compiled output only.
 FROM node:20-bookworm-slim AS runtime
@@ -22,9 +26,11 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # package.json is needed at run time too: its "type": "module" makes dist/*.js ES modules.
 COPY package.json package-lock.json ./
+COPY client/package.json ./client/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# The demo page (public/) and the client modules it imports; found beside package.json.
+# The client package's build: imported by the server at run time (through the
+# node_modules/@task-status/client link), and the modules the demo page loads.
 COPY --from=build /app/client/dist ./client/dist
 COPY public ./public
 

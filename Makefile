@@ -7,13 +7,12 @@ node_modules/.package-lock.json: package-lock.json
 
 install: node_modules/.package-lock.json
 
-# The typed client's ES modules, which the demo page at / imports (served from client/dist/).
-client/dist/index.js: $(wildcard client/src/*.ts) client/package.json client/tsconfig.build.json | install
-	npm run build --prefix client
+# The server imports the protocol from the client package (@task-status/client/protocol), so the
+# npm scripts build client/ first: `build`, `start:dev`, `lint` and `pretest` all do.
 
 ## Install, make sure a Redis answers at REDIS_URL (starting a local one if needed), run in watch mode
 ## with the demo page's "simulate a task" endpoint on (unless DEMO_PUBLISH_ENABLED is set).
-dev: install client/dist/index.js
+dev: install
 	node scripts/ensure-redis.mjs
 	DEMO_PUBLISH_ENABLED=$${DEMO_PUBLISH_ENABLED:-true} npm run start:dev
 
@@ -22,7 +21,8 @@ test: install
 	npm run lint
 	npm test
 
-build: install client/dist/index.js
+## The client package, then the server (dist/).
+build: install
 	npm run build
 
 ## Run the production build.

@@ -4,7 +4,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { WebSocket } from 'ws';
-import { CloseCode, type ServerMessage } from '../src/task-status/protocol.js';
+import { CloseCode, type ServerMessage } from '@task-status/client/protocol';
 import {
   attemptUpgrade,
   JwksServer,

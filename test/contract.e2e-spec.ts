@@ -5,15 +5,15 @@ import { before, describe, it } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { fromFile, Parser, type AsyncAPIDocumentInterface } from '@asyncapi/parser';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { ClientMessageType, ErrorCode, ServerMessage } from '../src/task-status/protocol.js';
-import { TASK_ID_PATTERN } from '../src/task-status/protocol.js';
+import type { ClientMessageType, ErrorCode, ServerMessage } from '@task-status/client/protocol';
+import { TASK_ID_PATTERN } from '@task-status/client/protocol';
 import { parseTaskUpdate } from '../src/outbound/task-update.parser.js';
 
 // Paths are relative to the repository root, where the tests run.
 const ASYNCAPI_PATH = resolve('docs/asyncapi.yaml');
 const SCHEMA_PATH = resolve('docs/schemas/task-status-update.schema.json');
 
-// Bound to the TypeScript unions: adding a message type or error code to protocol.ts without
+// Bound to the TypeScript unions: adding a message type or error code to the protocol without
 // listing it here fails the build, and the tests below then demand it in the AsyncAPI document.
 const CLIENT_TYPES = {
   subscribe: true,
@@ -130,7 +130,7 @@ describe('the machine-readable contract', () => {
   });
 
   describe('docs/asyncapi.yaml', () => {
-    it('describes every client and server message of protocol.ts', () => {
+    it('describes every client and server message of the protocol', () => {
       const types = [...validateByType.keys()].sort();
       assert.deepEqual(types, [...Object.keys(CLIENT_TYPES), ...Object.keys(SERVER_TYPES)].sort());
     });

@@ -353,6 +353,21 @@ describe('Dockerfile and docker-compose.yml', () => {
     assert.equal(cmd.join(' '), packageJson.scripts.start);
   });
 
+  it('builds the client package before the server, and ships its build for run time', () => {
+    // The server imports @task-status/client/protocol, a link to ./client in node_modules.
+    const [build, runtime] = dockerfile.split(/^FROM .* AS runtime$/m);
+    const at = (stage: string, line: string) => {
+      const index = stage.indexOf(line);
+      assert.ok(index >= 0, `${line} in the Dockerfile`);
+      return index;
+    };
+    assert.ok(at(build, 'COPY client/package.json') < at(build, 'RUN npm ci'));
+    assert.ok(at(build, 'RUN npm run build:client') < at(build, 'RUN npm run build:server'));
+    assert.ok(at(runtime, 'COPY client/package.json') < at(runtime, 'RUN npm ci --omit=dev'));
+    at(runtime, 'COPY --from=build /app/client/dist ./client/dist');
+    assert.equal(packageJson.scripts.build, 'npm run build:client && npm run build:server');
+  });
+
   it('health-checks the image on /health/live', () => {
     const check = execForm(/^\s+CMD (\[.*\])$/gm).join(' ');
     assert.match(dockerfile, /^HEALTHCHECK /m);

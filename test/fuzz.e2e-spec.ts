@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import type { ErrorCode, ServerMessage } from '../src/task-status/protocol.js';
+import type { ErrorCode, ServerMessage } from '@task-status/client/protocol';
 import { AppProcess } from './support/app-process.js';
 import {
   classifyRedisPayload,

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { ServerMessage } from '@task-status/client/protocol';
 import { getStats } from './support/gateway-stats.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { withTimeout } from './support/with-timeout.js';
 import { WsTestClient } from './support/ws-test-client.js';
-import type { ServerMessage } from '../src/task-status/protocol.js';
 
 const PER_SECOND = 10;
 const BURST = 5;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import type { ServerMessage } from '../src/task-status/protocol.js';
+import type { ServerMessage } from '@task-status/client/protocol';
 import { getJson, getStats } from './support/gateway-stats.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisSubscriberService } from '../src/outbound/redis-subscriber.service.js';
 import { TaskUpdateDelivery } from '../src/outbound/task-update-delivery.js';
-import type { ServerMessage } from '../src/task-status/protocol.js';
+import type { ServerMessage } from '@task-status/client/protocol';
 import { getStats } from './support/gateway-stats.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { TaskSnapshotReader } from '../src/outbound/task-snapshot-reader.js';
-import type { ServerMessage } from '../src/task-status/protocol.js';
+import type { ServerMessage } from '@task-status/client/protocol';
 import { GatedSnapshotReader } from './support/gated-snapshot-reader.js';
 import { startTestApp } from './support/test-app.js';
 import { useGateway } from './support/use-gateway.js';

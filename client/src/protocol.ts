@@ -1,10 +1,10 @@
 /**
- * The gateway's WebSocket protocol, as the client sees it. A copy of the server's
- * src/task-status/protocol.ts (this package must not depend on the server's sources); the root test
- * suite (test/client-protocol.e2e-spec.ts) checks that the two stay compatible.
+ * The gateway's WebSocket protocol, as types: the one definition. The gateway imports it as
+ * `@task-status/client/protocol`, so what the server writes and what this client reads cannot
+ * drift apart; docs/protocol.md describes the same contract for people.
  */
 
-/** Task ids: 1–128 characters from `A-Z a-z 0-9 _ . : -`. */
+/** Task ids: what UUIDs, `task-1` or `org:42.job_7` look like, and nothing that needs escaping. */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const TASK_ID_MAX_LENGTH = 128;
 
@@ -24,27 +24,30 @@ export type ErrorCode =
   | 'subscription_limit'
   | 'unsupported_frame'
   | 'internal_error'
-  /** Messages came faster than the gateway's per-connection rate; that one was not read. */
+  /** The connection sent messages faster than WS_RATE_LIMIT_PER_SECOND; the message was not read. */
   | 'rate_limited'
+  /** An `auth` message whose token was rejected; the previous token stays in effect. */
   | 'unauthorized'
+  /** The connection's token does not allow this task; nothing was subscribed. */
   | 'forbidden';
 
 export interface SubscribedMessage {
   type: 'subscribed';
   task_id: string;
-  message: string;
+  message: 'Successfully subscribed';
 }
 
 export interface UnsubscribedMessage {
   type: 'unsubscribed';
   task_id: string;
-  message: string;
+  message: 'Successfully unsubscribed';
 }
 
 export interface PongMessage {
   type: 'pong';
 }
 
+/** Answer to `auth`: the new token is in effect. */
 export interface AuthenticatedMessage {
   type: 'authenticated';
   /** When the new token expires (ISO 8601), or null for a token without `exp`. */
@@ -58,8 +61,8 @@ export interface StatusUpdateMessage {
   type: 'status_update';
   task_id: string;
   data: TaskStatusData;
-  /** `true` when the gateway sent the task's stored state right after `subscribed`. */
-  snapshot?: boolean;
+  /** Present on the stored state sent right after `subscribed`: the latest state at that time. */
+  snapshot?: true;
 }
 
 export interface ErrorMessage {
@@ -80,7 +83,7 @@ export type ServerMessage =
   | StatusUpdateMessage
   | ErrorMessage;
 
-/** Close codes the server uses. */
+/** Close codes the gateway uses; see docs/protocol.md. */
 export const CloseCode = {
   /** The server is shutting down; reconnect (to another instance). */
   GOING_AWAY: 1001,
@@ -92,6 +95,9 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   /** The connection's token expired; reconnect with a fresh one. */
   TOKEN_EXPIRED: 4001,
-  /** The client read too slowly to keep up; reconnect. */
+  /**
+   * The client read too slowly to keep up (WS_SLOW_CLIENT_MAX_BYTES) or stopped reading while
+   * updates were held back for it (WS_SLOW_CLIENT_STALL_MS); reconnect.
+   */
   TRY_AGAIN_LATER: 1013,
 } as const;

@@ -14,10 +14,11 @@ function updatedAtOf(data: TaskStatusData): number | undefined {
 }
 
 /**
- * The order of one task's states, by the fields publishers may stamp, with the rule the gateway
- * applies: `version` (a number) when both the new state and an earlier one carry it, otherwise
- * `updated_at` (ISO 8601, or epoch milliseconds) when both carry it, otherwise arrival order.
- * It keeps the highest of each seen so far; a state equal to it is not older.
+ * The order of one task's states, by the fields publishers may stamp: `version` (a number) when
+ * both the new state and an earlier one carry it, otherwise `updated_at` (ISO 8601, or epoch
+ * milliseconds) when both carry it, otherwise arrival order. It keeps the highest of each seen so
+ * far; a state equal to it is not older. The one definition of the rule: the gateway imports it
+ * (`@task-status/client/update-order`), so server and client never disagree on what is stale.
  */
 export class UpdateOrder {
   private version: number | undefined;

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { CloseCode } from '@task-status/client/protocol';
 import type { IncomingMessage } from 'node:http';
 import { AUTH_OPTIONS, type ResolvedAuthOptions } from './auth-options.js';
 import type { Principal } from './principal.js';
@@ -9,7 +10,10 @@ export interface ClosableSocket {
 }
 
 /** Close code and reason of a connection whose token expired (docs/protocol.md). */
-export const TOKEN_EXPIRED_CLOSE = { code: 4001, reason: 'Token expired' } as const;
+export const TOKEN_EXPIRED_CLOSE = {
+  code: CloseCode.TOKEN_EXPIRED,
+  reason: 'Token expired',
+} as const;
 
 // setTimeout cannot wait longer; a later expiry is re-armed when this one fires.
 const MAX_TIMER_MS = 2_147_483_647;

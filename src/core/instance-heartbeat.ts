@@ -1,4 +1,4 @@
-import { TASK_ID_PATTERN } from '../task-status/protocol.js';
+import { TASK_ID_PATTERN } from '@task-status/client/protocol';
 
 /** Sorted set of the instance ids that sent a heartbeat, scored by its time (ms since the epoch). */
 export const CLUSTER_INDEX_KEY = 'gateway:instances';

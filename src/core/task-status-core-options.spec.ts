@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hostname } from 'node:os';
-import { resolveGatewayOptions } from '../inbound/gateway-options.js';
 import { resolveCoreOptions, type ResolvedCoreOptions } from './task-status-core-options.js';
 
 describe('resolveCoreOptions', () => {
@@ -131,22 +130,5 @@ describe('resolveCoreOptions', () => {
 
   it('names every auth problem at once', () => {
     assert.throws(() => resolveCoreOptions({ auth: { jwtSecret: 'short' } }), /auth\.jwtSecret/);
-  });
-});
-
-describe('resolveGatewayOptions', () => {
-  it('fills every option left out with its documented default', () => {
-    assert.deepEqual(resolveGatewayOptions({ maxMessageBytes: undefined }), {
-      maxMessageBytes: 4096,
-      heartbeatIntervalMs: 30_000,
-      perMessageDeflate: false,
-      rateLimitPerSecond: 20,
-      rateLimitBurst: 120,
-      rateLimitMaxViolations: 10,
-      rateLimitViolationWindowMs: 10_000,
-      handshakeTimeoutMs: 10_000,
-      shutdownTimeoutMs: 10_000,
-      drainWindowMs: 2_000,
-    });
   });
 });

@@ -1,5 +1,5 @@
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { IsTaskId } from '../inbound/dto/is-task-id.decorator.js';
+import { IsTaskId } from '../core/is-task-id.decorator.js';
 
 /** Body of POST /demo/simulate; every field is optional. */
 export class SimulateTaskDto {

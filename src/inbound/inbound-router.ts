@@ -8,10 +8,10 @@ import { logContext } from '../logging/log-context.js';
 import type { ConnectionRateLimit } from '../rate-limit/connection-rate-limit.js';
 import { MessageRateLimiter } from '../rate-limit/message-rate-limiter.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
-import { CloseCode, type ErrorCode, type ErrorMessage } from '../task-status/protocol.js';
+import { CloseCode, type ErrorCode, type ErrorMessage } from '@task-status/client/protocol';
 import { ConnectionMessageQueue } from './connection-message-queue.js';
 import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
-import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from './json-nesting.js';
+import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from '../core/json-nesting.js';
 
 /** Stands in for a message that arrived over the connection's rate: it is never read. */
 const OVER_RATE = Symbol('over rate');
@@ -20,7 +20,14 @@ export const RATE_LIMIT_CLOSE_REASON = 'Rate limit exceeded';
 type Transform = (data: unknown) => Observable<unknown>;
 
 function protocolError(code: ErrorCode, message: string, field?: string): Observable<ErrorMessage> {
-  return of(field ? { type: 'error', code, message, field } : { type: 'error', code, message });
+  // Checked here: the connection's queue stringifies whatever a handler returns, untyped.
+  const frame = {
+    type: 'error',
+    code,
+    message,
+    ...(field ? { field } : {}),
+  } satisfies ErrorMessage;
+  return of(frame);
 }
 
 /**

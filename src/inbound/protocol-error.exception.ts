@@ -1,5 +1,5 @@
 import { WsException } from '@nestjs/websockets';
-import type { ErrorCode, ErrorMessage } from '../task-status/protocol.js';
+import type { ErrorCode, ErrorMessage } from '@task-status/client/protocol';
 
 /** A protocol error the client can act on; the exception filter writes it as an `error` frame. */
 export class ProtocolErrorException extends WsException {

@@ -14,6 +14,14 @@ import {
   type OnGatewayDisconnect,
   type OnGatewayInit,
 } from '@nestjs/websockets';
+import {
+  CloseCode,
+  type AuthenticatedMessage,
+  type ErrorMessage,
+  type PongMessage,
+  type SubscribedMessage,
+  type UnsubscribedMessage,
+} from '@task-status/client/protocol';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ConnectionSessions } from '../auth/connection-sessions.js';
@@ -32,14 +40,6 @@ import { AuthenticateDto } from './dto/authenticate.dto.js';
 import { SubscribeTaskDto } from './dto/subscribe-task.dto.js';
 import { UnsubscribeTaskDto } from './dto/unsubscribe-task.dto.js';
 import { ProtocolErrorException } from './protocol-error.exception.js';
-import {
-  CloseCode,
-  type AuthenticatedMessage,
-  type ErrorMessage,
-  type PongMessage,
-  type SubscribedMessage,
-  type UnsubscribedMessage,
-} from '../task-status/protocol.js';
 import {
   CONNECTION_LIMITS_OPTIONS,
   type ResolvedConnectionLimitsOptions,
@@ -199,12 +199,12 @@ export class TaskStatusGateway
     held.forEach((taskId, index) => {
       if (allowed[index]) return;
       if (this.registry.unsubscribe(client, taskId)) this.delivery.forget(taskId);
-      const revoked: ErrorMessage = {
+      const revoked = {
         type: 'error',
         code: 'forbidden',
         message: 'The new token does not allow this task; unsubscribed',
         task_id: taskId,
-      };
+      } satisfies ErrorMessage;
       client.send(JSON.stringify(revoked));
     });
     return {

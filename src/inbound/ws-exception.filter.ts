@@ -1,8 +1,8 @@
 import { ArgumentsHost, Catch, Logger, type ExceptionFilter } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
+import type { ErrorMessage } from '@task-status/client/protocol';
 import { WebSocket } from 'ws';
 import { ProtocolErrorException } from './protocol-error.exception.js';
-import type { ErrorMessage } from '../task-status/protocol.js';
 
 /**
  * Writes every exception from a message handler as the protocol's `error` frame. Nest's default

@@ -5,10 +5,10 @@ import {
   type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
+import type { TaskStatusData } from '@task-status/client/protocol';
 import { EventEmitter } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import type { TaskStatusData } from '../task-status/protocol.js';
 import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { CANARY_OPTIONS, type ResolvedCanaryOptions } from './canary-options.js';

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { afterEach, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { CloseCode } from '../task-status/protocol.js';
+import { CloseCode } from '@task-status/client/protocol';
 import { resolveDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 import { LiveUpdateRun } from './live-update-run.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import type { LiveUpdateRun } from './live-update-run.js';
-import { CloseCode } from '../task-status/protocol.js';
+import { CloseCode } from '@task-status/client/protocol';
 import { checkWsInternals, rawTransportOf } from './ws-internals.js';
 import { DELIVERY_OPTIONS, type ResolvedDeliveryOptions } from './delivery-options.js';
 

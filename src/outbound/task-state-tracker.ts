@@ -1,35 +1,23 @@
-import type { TaskStatusData } from '../task-status/protocol.js';
+import type { TaskStatusData } from '@task-status/client/protocol';
+import { UpdateOrder } from '@task-status/client/update-order';
 
 export type Verdict = 'deliver' | 'stale' | 'after_terminal';
 
 interface TaskState {
   /** Live deliveries so far; a read that started before a change sees a different number after. */
   seq: number;
-  version: number | undefined;
-  updatedAt: number | undefined;
+  /** The client's own ordering rule, so that server and clients agree on what is stale. */
+  order: UpdateOrder;
   terminal: boolean;
   /** The last frame delivered live, to tell whether a re-read state is news. */
   lastFrame: string | undefined;
 }
 
-function versionOf(data: TaskStatusData): number | undefined {
-  const version = data.version;
-  return typeof version === 'number' && Number.isFinite(version) ? version : undefined;
-}
-
-function updatedAtOf(data: TaskStatusData): number | undefined {
-  const value = data.updated_at;
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value !== 'string') return undefined;
-  const parsed = Date.parse(value);
-  return Number.isNaN(parsed) ? undefined : parsed;
-}
-
 /**
  * The latest state this instance delivered per watched task, so that no client is handed an
  * older state after a newer one, whether the state comes live, from a snapshot or from a resync.
- * Order: `version` (a number) when both states carry it, else `updated_at` (ISO 8601 or epoch
- * ms) when both carry it, else arrival order. After a terminal status only terminal ones pass.
+ * Order: UpdateOrder's rule (`version`, else `updated_at`, else arrival order), the one the
+ * client applies too. After a terminal status only terminal ones pass.
  */
 export class TaskStateTracker {
   private readonly states = new Map<string, TaskState>();
@@ -56,15 +44,7 @@ export class TaskStateTracker {
     const state = this.states.get(taskId);
     if (!state) return 'deliver';
     if (state.terminal && !this.isTerminal(data.status)) return 'after_terminal';
-    const version = versionOf(data);
-    if (version !== undefined && state.version !== undefined) {
-      return version < state.version ? 'stale' : 'deliver';
-    }
-    const updatedAt = updatedAtOf(data);
-    if (updatedAt !== undefined && state.updatedAt !== undefined) {
-      return updatedAt < state.updatedAt ? 'stale' : 'deliver';
-    }
-    return 'deliver';
+    return state.order.isOlder(data) ? 'stale' : 'deliver';
   }
 
   /** A state was written to every subscriber of the task. */
@@ -90,23 +70,10 @@ export class TaskStateTracker {
   private advance(taskId: string, data: TaskStatusData): TaskState {
     let state = this.states.get(taskId);
     if (!state) {
-      state = {
-        seq: 0,
-        version: undefined,
-        updatedAt: undefined,
-        terminal: false,
-        lastFrame: undefined,
-      };
+      state = { seq: 0, order: new UpdateOrder(), terminal: false, lastFrame: undefined };
       this.states.set(taskId, state);
     }
-    const version = versionOf(data);
-    if (version !== undefined && (state.version === undefined || version > state.version)) {
-      state.version = version;
-    }
-    const updatedAt = updatedAtOf(data);
-    if (updatedAt !== undefined && (state.updatedAt === undefined || updatedAt > state.updatedAt)) {
-      state.updatedAt = updatedAt;
-    }
+    state.order.accept(data);
     if (this.isTerminal(data.status)) state.terminal = true;
     return state;
   }

@@ -1,6 +1,11 @@
+import {
+  TASK_ID_MAX_LENGTH,
+  TASK_ID_PATTERN,
+  type StatusUpdateMessage,
+  type TaskStatusData,
+} from '@task-status/client/protocol';
 import type { DropReason } from '../connections/delivery-counters.js';
-import { MAX_UPDATE_NESTING, nestsDeeperThan } from '../inbound/json-nesting.js';
-import { TASK_ID_PATTERN, type TaskStatusData } from '../task-status/protocol.js';
+import { MAX_UPDATE_NESTING, nestsDeeperThan } from '../core/json-nesting.js';
 
 export interface TaskUpdate {
   taskId: string;
@@ -34,7 +39,6 @@ const QUOTED_KEY = Buffer.from('"task_id"');
 const UNICODE_ESCAPE = Buffer.from('\\u');
 const QUOTE = 0x22;
 const SPACE = 0x20;
-const MAX_TASK_ID_LENGTH = 128;
 /** The bytes of TASK_ID_PATTERN's character class, all ASCII. */
 const TASK_ID_BYTE = new Uint8Array(256);
 for (const char of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-') {
@@ -60,7 +64,7 @@ export function peekTaskId(payload: Buffer): string | undefined {
   start += 1;
   let end = start;
   while (end < payload.length && TASK_ID_BYTE[payload[end]] === 1) end += 1;
-  if (end === start || end - start > MAX_TASK_ID_LENGTH || payload[end] !== QUOTE) {
+  if (end === start || end - start > TASK_ID_MAX_LENGTH || payload[end] !== QUOTE) {
     return undefined;
   }
   // A second "task_id" key (nested, or a duplicate that JSON.parse would prefer) needs the parser.
@@ -77,10 +81,14 @@ export function serializeSnapshot(update: TaskUpdate): string {
     task_id: update.taskId,
     data: update.data,
     snapshot: true,
-  });
+  } satisfies StatusUpdateMessage);
 }
 
 /** The outgoing frame for an update, serialized once and shared by all its subscribers. */
 export function serializeStatusUpdate(update: TaskUpdate): string {
-  return JSON.stringify({ type: 'status_update', task_id: update.taskId, data: update.data });
+  return JSON.stringify({
+    type: 'status_update',
+    task_id: update.taskId,
+    data: update.data,
+  } satisfies StatusUpdateMessage);
 }

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { WebSocket, type ClientOptions } from 'ws';
-import type { ClientMessage, ServerMessage } from '../../src/task-status/protocol.js';
+import type { ClientMessage, ServerMessage } from '@task-status/client/protocol';
 import { withTimeout } from './with-timeout.js';
 
 const DEFAULT_TIMEOUT_MS = 5_000;

@@ -1,4 +1,4 @@
-import { IsTaskId } from './is-task-id.decorator.js';
+import { IsTaskId } from '../../core/is-task-id.decorator.js';
 
 export class UnsubscribeTaskDto {
   @IsTaskId()

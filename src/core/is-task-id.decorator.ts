@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
+import { TASK_ID_MAX_LENGTH, TASK_ID_PATTERN } from '@task-status/client/protocol';
 import { IsString, Matches } from 'class-validator';
-import { TASK_ID_MAX_LENGTH, TASK_ID_PATTERN } from '../../task-status/protocol.js';
 
 export const TASK_ID_RULE = `a non-empty string of at most ${TASK_ID_MAX_LENGTH} characters from [A-Za-z0-9_.:-]`;
 
