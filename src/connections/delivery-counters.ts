@@ -20,7 +20,7 @@ export class DeliveryCounters {
   updatesUnrouted = 0;
   /**
    * `status_update` frames written to a socket: at once, or later when held back. With
-   * framesCoalesced and framesDroppedOnClose, every frame offered to a socket is counted once.
+   * framesCoalesced and framesDropped, every frame offered to a socket is counted once.
    */
   framesDelivered = 0;
   readonly dropped: Record<DropReason, number> = {
@@ -43,8 +43,8 @@ export class DeliveryCounters {
   slowConsumers = 0;
   /** Held-back `status_update` frames replaced by a newer state of the same task. */
   framesCoalesced = 0;
-  /** Held-back `status_update` frames discarded because their socket closed or was closed as slow. */
-  framesDroppedOnClose = 0;
+  /** Held-back `status_update` frames never written: their socket closed, or its subscription ended. */
+  framesDropped = 0;
   /** Slow sockets closed with 1013 past WS_SLOW_CLIENT_MAX_BYTES. */
   slowConsumerCloses = 0;
   /** Connections terminated because they missed a heartbeat pong. */

@@ -59,7 +59,7 @@ describe('InstanceStatsBuilder', () => {
     counters.heartbeatTerminations = 1;
     counters.slowConsumers = 2;
     counters.framesCoalesced = 5;
-    counters.framesDroppedOnClose = 6;
+    counters.framesDropped = 6;
     counters.slowConsumerCloses = 1;
     admission.countRefusal('origin');
     rateLimits.messagesLimited = 7;

@@ -84,7 +84,7 @@ export class InstanceStatsBuilder {
       slow_consumers: {
         detected: counters.slowConsumers,
         frames_coalesced: counters.framesCoalesced,
-        frames_dropped: counters.framesDroppedOnClose,
+        frames_dropped: counters.framesDropped,
         closed: counters.slowConsumerCloses,
       },
       rate_limited: {

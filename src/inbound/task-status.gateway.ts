@@ -156,7 +156,7 @@ export class TaskStatusGateway
     @ConnectedSocket() client: WebSocket,
     @MessageBody() { task_id }: UnsubscribeTaskDto,
   ): UnsubscribedMessage {
-    if (this.registry.unsubscribe(client, task_id)) this.delivery.forget(task_id);
+    if (this.registry.unsubscribe(client, task_id)) this.delivery.unsubscribed(client, task_id);
     return { type: 'unsubscribed', task_id, message: 'Successfully unsubscribed' };
   }
 
@@ -198,7 +198,7 @@ export class TaskStatusGateway
     this.sessions.replace(client, principal);
     held.forEach((taskId, index) => {
       if (allowed[index]) return;
-      if (this.registry.unsubscribe(client, taskId)) this.delivery.forget(taskId);
+      if (this.registry.unsubscribe(client, taskId)) this.delivery.unsubscribed(client, taskId);
       const revoked = {
         type: 'error',
         code: 'forbidden',

@@ -62,7 +62,7 @@ describe('GatewayMetrics', () => {
     counters.dropped.invalid_json = 2;
     counters.framesDelivered = 5;
     counters.framesCoalesced = 6;
-    counters.framesDroppedOnClose = 8;
+    counters.framesDropped = 8;
     counters.heartbeatTerminations = 1;
     admission.countRefusal('origin');
     admission.countRefusal('limit');

@@ -188,7 +188,7 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     counter(
       registers,
       'frames_dropped_total',
-      'Held-back frames of slow sockets discarded because the socket closed or was closed as slow.',
+      'Held-back frames of slow sockets never written: the socket closed, or its subscription to the task ended.',
       () => stats().slow_consumers.frames_dropped,
     );
     counter(

@@ -200,7 +200,7 @@ describe('LiveUpdateRelay', () => {
       {
         delivered: counters.framesDelivered,
         coalesced: counters.framesCoalesced,
-        dropped: counters.framesDroppedOnClose,
+        dropped: counters.framesDropped,
       },
       { delivered: 5 + 3, coalesced: 3, dropped: 0 },
     );
@@ -221,7 +221,7 @@ describe('LiveUpdateRelay', () => {
     assert.deepEqual(slow.sends, []);
     assert.equal(counters.framesDelivered, 0);
     assert.equal(counters.framesCoalesced, 1);
-    assert.equal(counters.framesDroppedOnClose, 2, 't:2 and u:1 were held when it closed');
+    assert.equal(counters.framesDropped, 2, 't:2 and u:1 were held when it closed');
   });
 
   it('flushLive writes the pending run at once', () => {

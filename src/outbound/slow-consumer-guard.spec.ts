@@ -99,6 +99,30 @@ describe('SlowConsumerGuard', () => {
     await waitFor(() => closed() === 50, 'every close');
   });
 
+  it('never writes what it held for a task whose subscription ended, and counts it as dropped', async () => {
+    // Arrange: two tasks held back for the socket, both live updates.
+    const { guard, counters, socket } = setUp(0);
+    const updateOf = (taskId: string, seq: number) => {
+      const run = new LiveUpdateRun(taskId, new Set());
+      run.add(Buffer.from(`${taskId}:${seq}`), false);
+      guard.sendRun(socket as unknown as WebSocket, run, run.wire());
+    };
+    updateOf('kept', 1);
+    updateOf('left', 1);
+    updateOf('left', 2);
+
+    // Act
+    guard.forgetTask(socket as unknown as WebSocket, 'left');
+    socket.bufferedAmount = 0;
+    await waitFor(() => guard.backloggedCount === 0, 'the flush');
+
+    // Assert: the snapshot-like frame of setUp and 'kept' are written, nothing of 'left'.
+    assert.deepEqual(socket.sends, ['{"n":1}', 'kept:1']);
+    assert.equal(counters.framesDropped, 1);
+    assert.equal(counters.framesCoalesced, 1);
+    assert.equal(counters.framesDelivered, 1);
+  });
+
   it('leaves a stalled socket to the heartbeat when the stall limit is 0', async () => {
     const { guard, socket } = setUp(0);
     await delay(300);
@@ -175,9 +199,9 @@ describe('SlowConsumerGuard', () => {
     assert.deepEqual(socket.sends, ['a:1', 'a:2', 'a:5', 'b:1']);
     assert.equal(counters.framesDelivered, 4, 'what was written');
     assert.equal(counters.framesCoalesced, 3, 'a:3, a:4 and a:6 replaced');
-    assert.equal(counters.framesDroppedOnClose, 2, 'a:7 and c:1, held when it closed');
+    assert.equal(counters.framesDropped, 2, 'a:7 and c:1, held when it closed');
     assert.equal(
-      counters.framesDelivered + counters.framesCoalesced + counters.framesDroppedOnClose,
+      counters.framesDelivered + counters.framesCoalesced + counters.framesDropped,
       offered,
     );
   });
@@ -202,10 +226,6 @@ describe('SlowConsumerGuard', () => {
     assert.deepEqual(socket.closedWith, [CloseCode.TRY_AGAIN_LATER, 'Client too slow to keep up']);
     assert.equal(counters.framesDelivered, 0);
     assert.equal(counters.framesCoalesced, 1, 'u:1; the replaced snapshot is not an update frame');
-    assert.equal(
-      counters.framesDroppedOnClose,
-      4,
-      't:1, u:2 and v:1 at the close, o:1 at shutdown',
-    );
+    assert.equal(counters.framesDropped, 4, 't:1, u:2 and v:1 at the close, o:1 at shutdown');
   });
 });

@@ -52,6 +52,19 @@ class Backlog {
     return undefined;
   }
 
+  /** Takes out what is held for one task; returns how many `status_update` frames that was. */
+  remove(taskId: string): number {
+    const frames = this.byTask.get(taskId);
+    if (!frames) return 0;
+    this.byTask.delete(taskId);
+    let updates = 0;
+    for (const pending of frames) {
+      this.bytes -= pending.frame.length;
+      if (pending.update) updates += 1;
+    }
+    return updates;
+  }
+
   /** `status_update` frames still held. */
   updateCount(): number {
     let count = 0;
@@ -105,6 +118,18 @@ export class SlowConsumerGuard implements OnModuleDestroy {
     const backlog = this.backlogFor(socket);
     if (backlog) this.hold(socket, backlog, taskId, [frame], [terminal], false);
     else socket.send(frame, SEND_AS_TEXT);
+  }
+
+  /**
+   * The socket's subscription to the task ended (unsubscribe, or a token that no longer allows
+   * it): what is held back for that task is never written, so no update follows the answer.
+   */
+  forgetTask(socket: WebSocket, taskId: string): void {
+    if (this.backlogs.size === 0) return;
+    const backlog = this.backlogs.get(socket);
+    if (!backlog) return;
+    this.counters.framesDropped += backlog.remove(taskId);
+    if (backlog.byTask.size === 0) this.backlogs.delete(socket);
   }
 
   onModuleDestroy(): void {
@@ -167,7 +192,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
     const backlog = this.backlogs.get(socket);
     if (!backlog) return;
     this.backlogs.delete(socket);
-    this.counters.framesDroppedOnClose += backlog.updateCount();
+    this.counters.framesDropped += backlog.updateCount();
   }
 
   private flush(): void {

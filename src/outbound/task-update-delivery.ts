@@ -100,6 +100,12 @@ export class TaskUpdateDelivery {
     return this.resyncRunning;
   }
 
+  /** One socket's subscription to the task ended while the socket stays open. */
+  unsubscribed(socket: WebSocket, taskId: string): void {
+    this.slowConsumers.forgetTask(socket, taskId);
+    this.forget(taskId);
+  }
+
   /** The task lost its last subscriber here. */
   forget(taskId: string): void {
     if (!this.registry.subscribersOf(taskId)) this.tracker.forget(taskId);
