@@ -55,19 +55,26 @@ export class TaskStatusWsAdapter extends WsAdapter {
   private readonly rateLimiter: MessageRateLimiter;
   private readonly rateLimitCounters: RateLimitCounters;
 
-  constructor(app: INestApplicationContext) {
+  /** `rateLimitClock`: monotonic ms for the message rate limit; tests pass one they move by hand. */
+  constructor(
+    app: INestApplicationContext,
+    rateLimitClock: () => number = () => performance.now(),
+  ) {
     super(app);
     this.options = app.get<ResolvedTaskStatusOptions>(TASK_STATUS_OPTIONS, { strict: false });
     this.admission = app.get(ConnectionAdmission, { strict: false });
     this.authenticator = app.get(UpgradeAuthenticator, { strict: false });
     this.connectionsPerIp = new ConnectionsPerIp(this.options.maxConnectionsPerIp);
     this.rateLimitCounters = app.get(RateLimitCounters, { strict: false });
-    this.rateLimiter = new MessageRateLimiter({
-      perSecond: this.options.rateLimitPerSecond,
-      burst: this.options.rateLimitBurst,
-      maxViolations: this.options.rateLimitMaxViolations,
-      violationWindowMs: this.options.rateLimitViolationWindowMs,
-    });
+    this.rateLimiter = new MessageRateLimiter(
+      {
+        perSecond: this.options.rateLimitPerSecond,
+        burst: this.options.rateLimitBurst,
+        maxViolations: this.options.rateLimitMaxViolations,
+        violationWindowMs: this.options.rateLimitViolationWindowMs,
+      },
+      rateLimitClock,
+    );
   }
 
   override create(
