@@ -7,6 +7,7 @@ import { ConnectionSessions } from '../auth/connection-sessions.js';
 import { JwtVerifier } from '../auth/jwt-verifier.js';
 import { TaskAccessPolicy } from '../auth/task-access-policy.js';
 import { UpgradeAuthenticator } from '../auth/upgrade-authenticator.js';
+import { CLOCK, systemClock } from '../clock/clock.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
@@ -66,6 +67,8 @@ import { TaskStatusGateway } from './task-status.gateway.js';
       inject: [TASK_STATUS_OPTIONS],
       useFactory: (options: ResolvedTaskStatusOptions) => options.auth,
     },
+    // One provider, so that a test can override it for token expiry and the drain at once.
+    { provide: CLOCK, useValue: systemClock },
     // TaskAccessPolicy is added by the module definition (the taskAccessPolicy extra).
     JwtVerifier,
     ConnectionSessions,
