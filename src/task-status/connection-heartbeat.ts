@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { CLOCK, systemClock, type Clock, type ClockTimer } from '../clock/clock.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { TASK_STATUS_OPTIONS } from './task-status.module-definition.js';
 import type { ResolvedTaskStatusOptions } from './task-status-module-options.js';
@@ -11,11 +12,13 @@ import type { ResolvedTaskStatusOptions } from './task-status-module-options.js'
 @Injectable()
 export class ConnectionHeartbeat {
   private readonly awaitingPong = new WeakSet<WebSocket>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
 
   constructor(
     @Inject(TASK_STATUS_OPTIONS) private readonly options: ResolvedTaskStatusOptions,
     private readonly counters: DeliveryCounters,
+    // Times the beats; tests move it by hand.
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   watch(socket: WebSocket): void {
@@ -24,12 +27,12 @@ export class ConnectionHeartbeat {
 
   start(server: WebSocketServer): void {
     if (this.options.heartbeatIntervalMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => this.beat(server), this.options.heartbeatIntervalMs);
+    this.timer = this.clock.setInterval(() => this.beat(server), this.options.heartbeatIntervalMs);
     this.timer.unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     this.timer = undefined;
   }
 

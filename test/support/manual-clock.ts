@@ -3,11 +3,13 @@ import type { Clock, ClockTimer } from '../../src/clock/clock.js';
 interface ManualTimer extends ClockTimer {
   due: number;
   callback: () => void;
+  /** Set for an interval: it is due again this long after it fired. */
+  every?: number;
 }
 
 /**
  * A Clock that stands still until the test moves it: what depends on time (token buckets, token
- * expiry, drain batches) then happens at a known instant, however loaded the machine is. Timers
+ * expiry, drain batches, heartbeats) then happens at a known instant, however loaded the machine is. Timers
  * fire inside advance() / runNext(), in the order they fall due.
  */
 export class ManualClock implements Clock {
@@ -37,6 +39,16 @@ export class ManualClock implements Clock {
   clearTimeout(timer: ClockTimer | undefined): void {
     const index = this.timers.indexOf(timer as ManualTimer);
     if (index >= 0) this.timers.splice(index, 1);
+  }
+
+  setInterval(callback: () => void, ms: number): ClockTimer {
+    const timer = this.setTimeout(callback, ms) as ManualTimer;
+    timer.every = Math.max(1, ms);
+    return timer;
+  }
+
+  clearInterval(timer: ClockTimer | undefined): void {
+    this.clearTimeout(timer);
   }
 
   /** Due times of the pending timers, in ms from now, earliest first. */
@@ -81,6 +93,10 @@ export class ManualClock implements Clock {
   private fire(timer: ManualTimer): void {
     this.clearTimeout(timer);
     this.time = Math.max(this.time, timer.due);
+    if (timer.every !== undefined) {
+      timer.due += timer.every;
+      this.timers.push(timer);
+    }
     timer.callback();
   }
 }
