@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { CloseCode } from './protocol.js';
@@ -27,19 +27,27 @@ class FakeSocket {
   }
 }
 
-async function waitFor(condition: () => boolean, what: string, ms = 2_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/**
+ * Moves the mocked time in steps of the flush interval: Node 20's tick() runs every timer that
+ * falls due with the clock already at the end of the whole step.
+ */
+function advance(ms: number): void {
+  for (let moved = 0; moved < ms; moved += 20) mock.timers.tick(Math.min(20, ms - moved));
 }
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('SlowConsumerGuard', () => {
   const guards: SlowConsumerGuard[] = [];
-  afterEach(() => guards.splice(0).forEach((guard) => guard.onModuleDestroy()));
+  // The flush interval and the guard's clock (performance.now) move only when the test advances:
+  // with real ones, a busy machine's late turn looked like a socket that had stopped reading.
+  beforeEach(() => {
+    mock.timers.enable({ apis: ['setInterval', 'Date'], now: 0 });
+    mock.method(performance, 'now', () => Date.now());
+  });
+  afterEach(() => {
+    guards.splice(0).forEach((guard) => guard.onModuleDestroy());
+    mock.timers.reset();
+    mock.restoreAll();
+  });
 
   function setUp(slowClientStallMs: number) {
     const counters = new DeliveryCounters();
@@ -53,10 +61,12 @@ describe('SlowConsumerGuard', () => {
     return { guard, counters, socket };
   }
 
-  it('closes a held-back socket that reads nothing for WS_SLOW_CLIENT_STALL_MS (1013)', async () => {
+  it('closes a held-back socket that reads nothing for WS_SLOW_CLIENT_STALL_MS (1013)', () => {
     const { guard, counters, socket } = setUp(100);
     assert.equal(guard.backloggedCount, 1);
-    await waitFor(() => socket.closedWith !== undefined, 'the close');
+    advance(80);
+    assert.equal(socket.closedWith, undefined, 'not before the stall limit');
+    advance(20);
     assert.deepEqual(socket.closedWith, [CloseCode.TRY_AGAIN_LATER, 'Client stopped reading']);
     assert.equal(socket.readyState, WebSocket.CLOSED);
     assert.equal(counters.slowConsumerCloses, 1);
@@ -64,24 +74,24 @@ describe('SlowConsumerGuard', () => {
     assert.deepEqual(socket.sends, []);
   });
 
-  it('keeps a socket that reads, however slowly, and flushes to it once it drains', async () => {
+  it('keeps a socket that reads, however slowly, and flushes to it once it drains', () => {
     const { guard, socket } = setUp(100);
     // A few KiB read every 20 ms: still above the threshold, but never stalled.
     const reading = setInterval(() => (socket.bufferedAmount -= 4096), 20);
     try {
-      await delay(400);
+      advance(400);
       assert.equal(socket.closedWith, undefined);
       assert.equal(guard.backloggedCount, 1);
     } finally {
       clearInterval(reading);
     }
     socket.bufferedAmount = 0;
-    await waitFor(() => socket.sends.length === 1, 'the held frame');
+    advance(20);
     assert.deepEqual(socket.sends, ['{"n":1}']);
     assert.equal(guard.backloggedCount, 0);
   });
 
-  it('closes sockets that stalled together over several flushes, 20 at a time', async () => {
+  it('closes sockets that stalled together over several flushes, 20 at a time', () => {
     const { guard, socket: first } = setUp(50);
     const sockets = [first];
     for (let index = 1; index < 50; index += 1) {
@@ -91,14 +101,19 @@ describe('SlowConsumerGuard', () => {
       sockets.push(socket);
     }
     const closed = () => sockets.filter((socket) => socket.closedWith !== undefined).length;
-    await waitFor(() => closed() > 0, 'the first closes');
-    assert.ok(closed() <= 20, `${closed()} closed in the first flush`);
-    await waitFor(() => closed() === 50, 'every close');
+    advance(40);
+    assert.equal(closed(), 0, 'not before the stall limit');
+    advance(20);
+    assert.equal(closed(), 20, 'closed in the first flush past the limit');
+    advance(20);
+    assert.equal(closed(), 40);
+    advance(20);
+    assert.equal(closed(), 50);
   });
 
-  it('leaves a stalled socket to the heartbeat when the stall limit is 0', async () => {
+  it('leaves a stalled socket to the heartbeat when the stall limit is 0', () => {
     const { guard, socket } = setUp(0);
-    await delay(300);
+    advance(300);
     assert.equal(socket.closedWith, undefined);
     assert.equal(guard.backloggedCount, 1);
   });
