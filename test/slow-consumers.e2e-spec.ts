@@ -165,7 +165,9 @@ describe('slow consumers', () => {
     const quick = await startTestApp({
       redisUrl: redis.url,
       backpressureBytes: 256 * 1024,
-      slowClientStallMs: 300,
+      // The reader can be held back too while the flood lasts: a stall limit of seconds, so that a
+      // busy machine's slow turn cannot make it look like a client that stopped reading.
+      slowClientStallMs: 3_000,
       canaryIntervalMs: 0,
     });
     try {
