@@ -4,6 +4,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { WebSocket } from 'ws';
+import { CLOCK } from '../src/clock/clock.js';
 import { CloseCode, type ServerMessage } from '@task-status/client/protocol';
 import {
   attemptUpgrade,
@@ -13,6 +14,7 @@ import {
   unsignedToken,
 } from './support/auth-tokens.js';
 import { getJson, type GatewayStats } from './support/gateway-stats.js';
+import { ManualClock } from './support/manual-clock.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { withTimeout } from './support/with-timeout.js';
@@ -22,6 +24,14 @@ const CHANNEL = 'task_status_updates';
 const STATS_TOKEN = 'stats-token-for-the-auth-e2e';
 const ISSUER = 'https://issuer.test';
 const AUDIENCE = 'task-status';
+const AUTH = {
+  jwtSecret: TEST_SECRET,
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  algorithms: ['HS256'],
+  clockToleranceSeconds: 0,
+  statsToken: STATS_TOKEN,
+};
 
 const isUpdate = (taskId: string) => (m: ServerMessage) =>
   m.type === 'status_update' && m.task_id === taskId;
@@ -64,17 +74,7 @@ describe('JWT authentication and per-task authorization', () => {
   before(async () => {
     redis = await RedisServer.start();
     publisher = new Redis(redis.url);
-    gateway = await startTestApp({
-      redisUrl: redis.url,
-      auth: {
-        jwtSecret: TEST_SECRET,
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        algorithms: ['HS256'],
-        clockToleranceSeconds: 0,
-        statsToken: STATS_TOKEN,
-      },
-    });
+    gateway = await startTestApp({ redisUrl: redis.url, auth: AUTH });
   });
 
   afterEach(async () => {
@@ -93,10 +93,10 @@ describe('JWT authentication and per-task authorization', () => {
     return client;
   }
 
-  async function connectAs(claims: Record<string, unknown>, expiresAt?: number) {
+  async function connectAs(claims: Record<string, unknown>, expiresAt?: number, app = gateway) {
     const jwt =
       expiresAt === undefined ? await token(claims) : await tokenExpiringAt(claims, expiresAt);
-    return connect(gateway.wsUrl, bearer(jwt));
+    return connect(app.wsUrl, bearer(jwt));
   }
 
   describe('where the token comes from', () => {
@@ -290,19 +290,43 @@ describe('JWT authentication and per-task authorization', () => {
   });
 
   describe('token lifetime', () => {
-    it('closes a connection whose token expires with 4001 "Token expired"', async () => {
-      const expiresAt = Math.floor(Date.now() / 1000) + 2;
-      const client = await connectAs({ sub: 'alice', tasks: ['t-exp'] }, expiresAt);
+    // Expiry is timed by this clock, which moves only when a test moves it. Tokens are valid for
+    // minutes of real time (jose checks them against it at the upgrade), so a loaded machine
+    // cannot let one expire before the test is connected, and no test waits for exp.
+    let clock: ManualClock;
+    let timed: TestApp;
+
+    before(async () => {
+      clock = new ManualClock();
+      timed = await startTestApp(
+        { redisUrl: redis.url, auth: AUTH },
+        { configure: (builder) => builder.overrideProvider(CLOCK).useValue(clock) },
+      );
+    });
+
+    after(async () => {
+      await timed?.close();
+    });
+
+    /** Moves the gateway's clock to `ms` since the epoch. */
+    const moveClockTo = (ms: number) => clock.advance(ms - clock.now());
+
+    it('closes a connection whose token expires with 4001 "Token expired", not before exp', async () => {
+      const expiresAt = Math.floor(clock.now() / 1000) + 300;
+      const client = await connectAs({ sub: 'alice', tasks: ['t-exp'] }, expiresAt, timed);
       await client.subscribe('t-exp');
+
+      moveClockTo(expiresAt * 1000 - 1);
+      await client.ping();
+      moveClockTo(expiresAt * 1000);
       const closed = await withTimeout(client.closed, 5_000, 'the expiry close');
       assert.deepEqual(closed, { code: CloseCode.TOKEN_EXPIRED, reason: 'Token expired' });
-      assert.ok(Date.now() >= expiresAt * 1000, 'not before exp');
     });
 
     it('replaces the token on {"type":"auth"}, re-arming the expiry timer', async () => {
-      const firstExp = Math.floor(Date.now() / 1000) + 2;
-      const client = await connectAs({ sub: 'alice', tasks: ['t-ref'] }, firstExp);
-      const secondExp = firstExp + 2;
+      const firstExp = Math.floor(clock.now() / 1000) + 300;
+      const client = await connectAs({ sub: 'alice', tasks: ['t-ref'] }, firstExp, timed);
+      const secondExp = firstExp + 300;
       const fresh = await tokenExpiringAt({ sub: 'alice', tasks: ['t-ref'] }, secondExp);
 
       client.send({ type: 'auth', token: fresh });
@@ -311,9 +335,15 @@ describe('JWT authentication and per-task authorization', () => {
         expires_at: new Date(secondExp * 1000).toISOString(),
       });
       await client.subscribe('t-ref');
-      const closed = await withTimeout(client.closed, 6_000, 'the expiry close of the new token');
+      // The first token's expiry passes without closing it...
+      moveClockTo(firstExp * 1000);
+      await client.ping();
+      moveClockTo(secondExp * 1000 - 1);
+      await client.ping();
+      // ...the new one's does.
+      moveClockTo(secondExp * 1000);
+      const closed = await withTimeout(client.closed, 5_000, 'the expiry close of the new token');
       assert.equal(closed.code, CloseCode.TOKEN_EXPIRED);
-      assert.ok(Date.now() >= secondExp * 1000, 'the first token expiry did not close it');
     });
 
     it('answers an invalid refresh with unauthorized and keeps the previous token', async () => {

@@ -11,6 +11,11 @@ import { WsTestClient } from './support/ws-test-client.js';
 const CHANNEL = 'task_status_updates';
 const isUpdate = (taskId: string) => (m: ServerMessage) =>
   m.type === 'status_update' && m.task_id === taskId;
+const CANARY_INTERVAL_MS = 100;
+// Far above a round trip on a busy machine (at 600 ms a slow turn flagged a healthy path), and
+// far below the time writes are held, so that the stall is seen while it lasts.
+const CANARY_TIMEOUT_MS = 2_000;
+const WRITES_HELD_MS = 6_000;
 
 describe('readiness that proves the data path', () => {
   let redis: RedisServer;
@@ -22,8 +27,8 @@ describe('readiness that proves the data path', () => {
     admin = new Redis(redis.url);
     gateway = await startTestApp({
       redisUrl: redis.url,
-      canaryIntervalMs: 100,
-      canaryTimeoutMs: 600,
+      canaryIntervalMs: CANARY_INTERVAL_MS,
+      canaryTimeoutMs: CANARY_TIMEOUT_MS,
     });
   });
 
@@ -57,16 +62,16 @@ describe('readiness that proves the data path', () => {
     const client = await WsTestClient.connect(gateway.wsUrl);
     await client.subscribe('through-the-wedge');
 
-    // Redis keeps the connections but holds every write (PUBLISH included) for 2.5 s: the
-    // subscription looks fine, yet nothing arrives through it.
-    await admin.client('PAUSE', 2_500, 'WRITE');
+    // Redis keeps the connections but holds every write (PUBLISH included): the subscription
+    // looks fine, yet nothing arrives through it.
+    await admin.client('PAUSE', WRITES_HELD_MS, 'WRITE');
     const pausedAt = performance.now();
-    await waitUntil(async () => !(await ready()), 5_000, 'readiness to fail');
+    await waitUntil(async () => !(await ready()), WRITES_HELD_MS, 'readiness to fail');
     const detectedMs = performance.now() - pausedAt;
     const stalled = await getStats(gateway.httpUrl);
     assert.equal(stalled.redis.data_path, 'stalled');
 
-    await waitUntil(ready, 10_000, 'readiness to come back');
+    await waitUntil(ready, WRITES_HELD_MS + 10_000, 'readiness to come back');
     const recoveredMs = performance.now() - pausedAt;
     await admin.publish(CHANNEL, JSON.stringify({ task_id: 'through-the-wedge', status: 'after' }));
     const update = await client.next(isUpdate('through-the-wedge'), 5_000);
@@ -74,7 +79,8 @@ describe('readiness that proves the data path', () => {
     assert.equal(update.data.status, 'after');
     await client.close();
     console.log(
-      `wedged subscription (writes held 2500 ms, canary every 100 ms, timeout 600 ms): readiness ` +
+      `wedged subscription (writes held ${WRITES_HELD_MS} ms, canary every ${CANARY_INTERVAL_MS} ms, ` +
+        `timeout ${CANARY_TIMEOUT_MS} ms): readiness ` +
         `failed after ${Math.round(detectedMs)} ms, back after ${Math.round(recoveredMs)} ms`,
     );
   });

@@ -9,6 +9,7 @@ import {
   type TaskStatusClientOptions,
   type TaskUpdate,
 } from '../client/src/task-status-client.js';
+import { ManualTimers } from '../client/test/support/manual-timers.js';
 import { freePort, RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { waitUntil, withTimeout } from './support/with-timeout.js';
@@ -194,7 +195,15 @@ describe('the typed client against the gateway', () => {
     const gateway = await startGateway(redis);
     const publish = createPublisher(redis);
     // App-level pings keep running through the outage: the gateway answers them without Redis.
-    const client = createClient({ url: gateway.wsUrl, pingIntervalMs: 100, pongTimeoutMs: 2_000 });
+    // The client's timers are moved by hand, so that a busy machine's slow pong cannot pass for
+    // a dead connection.
+    const timers = new ManualTimers();
+    const client = createClient({
+      url: gateway.wsUrl,
+      timers,
+      pingIntervalMs: 100,
+      pongTimeoutMs: 2_000,
+    });
     client.subscribe('restart-1');
     const opened = nextState(client, (c) => c.state === 'open');
     const subscribed = new Promise<void>((resolve) => client.once('subscribed', () => resolve()));
@@ -213,6 +222,10 @@ describe('the typed client against the gateway', () => {
       WAIT_MS,
       '/health to turn 503',
     );
+    // A ping sent during the outage is answered: the next one is scheduled once its pong is back.
+    const answered = withTimeout(timers.nextSet(100), WAIT_MS, 'a pong during the outage');
+    timers.advance(100);
+    await answered;
     await redis.restart();
     await waitUntil(
       async () => (await getStatus(`${gateway.httpUrl}/health`)) === 200,

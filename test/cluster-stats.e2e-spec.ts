@@ -11,8 +11,10 @@ import { waitUntil } from './support/with-timeout.js';
 import { WsTestClient } from './support/ws-test-client.js';
 
 /** Short, so that keys expire (3 intervals) within a bounded wait. */
-const HEARTBEAT_MS = 100;
-const WAIT_MS = 5_000;
+// Keys live three intervals: at 100 ms a busy machine's late heartbeat let an instance's key
+// expire between two assertions. At 1 s it takes a 2 s stall.
+const HEARTBEAT_MS = 1_000;
+const WAIT_MS = 15_000;
 
 async function clusterStats(httpUrl: string, query = ''): Promise<ClusterStats> {
   const { status, body } = await getJson<ClusterStats>(`${httpUrl}/ws/stats?scope=cluster${query}`);

@@ -11,6 +11,12 @@ import { withTimeout } from './support/with-timeout.js';
 import { WsTestClient } from './support/ws-test-client.js';
 
 const HANDSHAKE_TIMEOUT_MS = 400;
+/**
+ * Cut-offs come between the timeout and 1.25 times it; without limitHandshakeTime they would take
+ * Node's defaults, 30 s and more (a 30 s check interval, a 60 s headers timeout, no idle timeout).
+ * The bound sits far from both, so a loaded machine's late timers cannot fail a correct server.
+ */
+const CUT_OFF_BOUND_MS = 5_000;
 
 /** What a raw TCP client got before the server closed the connection, and when. */
 interface RawAnswer {
@@ -20,13 +26,15 @@ interface RawAnswer {
 
 /**
  * Opens a TCP connection, lets `act` write to it (or not), and waits (bounded) for the server to
- * close it.
+ * close it. Time is counted from before the connect, so never from later than the server's own
+ * count: a slow connect cannot make a cut-off look early.
  */
 async function rawExchange(
   port: number,
   act: (socket: Socket) => void | Promise<void>,
   timeoutMs = 5_000,
 ): Promise<RawAnswer> {
+  const started = performance.now();
   const socket = connect(port, '127.0.0.1');
   let text = '';
   socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
@@ -37,7 +45,6 @@ async function rawExchange(
     timeoutMs,
     'TCP connect',
   );
-  const started = performance.now();
   try {
     await act(socket);
     await withTimeout(closed, timeoutMs, 'the server to close the connection');
@@ -201,14 +208,19 @@ describe('HTTP hardening', () => {
   });
 
   describe('handshakes that never finish', () => {
-    const bound = HANDSHAKE_TIMEOUT_MS * 1.25 + 500;
+    const bound = CUT_OFF_BOUND_MS;
+    const waitMs = 2 * CUT_OFF_BOUND_MS;
 
     it('cuts off a partial upgrade request that stalls', async () => {
-      const answer = await rawExchange(gateway.port, (socket) => {
-        socket.write(
-          `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nUpgrade: websocket\r\n`,
-        );
-      });
+      const answer = await rawExchange(
+        gateway.port,
+        (socket) => {
+          socket.write(
+            `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nUpgrade: websocket\r\n`,
+          );
+        },
+        waitMs,
+      );
       assert.ok(
         answer.closedAfterMs < bound,
         `closed after ${Math.round(answer.closedAfterMs)} ms`,
@@ -222,7 +234,7 @@ describe('HTTP hardening', () => {
     });
 
     it('cuts off a connection that sends nothing at all', async () => {
-      const answer = await rawExchange(gateway.port, () => undefined);
+      const answer = await rawExchange(gateway.port, () => undefined, waitMs);
       assert.ok(
         answer.closedAfterMs < bound,
         `closed after ${Math.round(answer.closedAfterMs)} ms`,
@@ -231,21 +243,27 @@ describe('HTTP hardening', () => {
     });
 
     it('cuts off headers trickled one line at a time (slowloris)', async () => {
+      // One header line every 50 ms, never the blank line that ends them, for at least twice the
+      // bound: a cut-off within the bound came while the lines were still trickling in.
+      const maxLines = (2 * CUT_OFF_BOUND_MS) / 50;
       let lines = 0;
-      const answer = await rawExchange(gateway.port, async (socket) => {
-        socket.write('GET /ws HTTP/1.1\r\n');
-        // One header line every 50 ms for at most 5 s: never the blank line that ends them.
-        while (!socket.destroyed && lines < 100) {
-          socket.write(`X-Line-${lines}: a\r\n`);
-          lines += 1;
-          await delay(50);
-        }
-      });
+      const answer = await rawExchange(
+        gateway.port,
+        async (socket) => {
+          socket.write('GET /ws HTTP/1.1\r\n');
+          while (!socket.destroyed && lines < maxLines) {
+            socket.write(`X-Line-${lines}: a\r\n`);
+            lines += 1;
+            await delay(50);
+          }
+        },
+        waitMs,
+      );
       assert.ok(
         answer.closedAfterMs < bound,
         `closed after ${Math.round(answer.closedAfterMs)} ms`,
       );
-      assert.ok(lines < 100);
+      assert.ok(lines < maxLines);
     });
 
     it('leaves open WebSockets alone, however long they are idle', async () => {

@@ -4,19 +4,39 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { AppProcess, builtAppPath } from './support/app-process.js';
+import { frame } from './support/raw-websocket.js';
 import { freePort, RedisServer } from './support/redis-server.js';
 import { waitUntil, withTimeout } from './support/with-timeout.js';
 import { UpgradeRefusedError, WsTestClient } from './support/ws-test-client.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5_000;
+/**
+ * How long a test waits for the process, as a guard against hangs only. Whether shutdown kept to
+ * SHUTDOWN_TIMEOUT_MS is the app's own verdict: past it, main.ts logs "Shutdown did not finish"
+ * and exits 1. The test's clock would also count signal delivery and process teardown, which a
+ * loaded machine stretches.
+ */
+const EXIT_WAIT_MS = 30_000;
+
+/** Exit code 0, without the deadline's message: shutdown finished within its timeout. */
+function assertCleanExit(
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+  output: string,
+) {
+  assert.deepEqual(exit, { code: 0, signal: null }, output);
+  assert.doesNotMatch(output, /Shutdown did not finish/);
+}
 
 /**
  * A WebSocket peer that completes the handshake and then never writes again, so it never answers
  * the server's close frame: the server has to wait for it, which holds the shutdown open.
  */
-async function connectSilentPeer(
-  port: number,
-): Promise<{ received: () => Buffer; gone: Promise<void> }> {
+async function connectSilentPeer(port: number): Promise<{
+  received: () => Buffer;
+  gone: Promise<void>;
+  /** Breaks the silence: answers the server's close frame, completing the handshake. */
+  answerClose: () => void;
+}> {
   const socket: Socket = connect(port, '127.0.0.1');
   await withTimeout(once(socket, 'connect'), 5_000, 'TCP connect');
   socket.write(
@@ -47,7 +67,8 @@ async function connectSilentPeer(
   });
   const head = await withTimeout(handshake, 5_000, 'the upgrade response');
   assert.match(head, /^HTTP\/1\.1 101 /, head);
-  return { received: () => buffer.subarray(headLength), gone };
+  const answerClose = () => void socket.write(frame(0x8, Buffer.from([0x03, 0xe9])));
+  return { received: () => buffer.subarray(headLength), gone, answerClose };
 }
 
 /** The close code of a server close frame (unmasked, payload < 126 bytes) at the start of `frames`. */
@@ -91,29 +112,25 @@ describe('the built app as a process (dist/main.js)', () => {
       await clients[0].subscribe('lifecycle-1');
       await clients[1].subscribe('lifecycle-2');
 
-      const signalledAt = Date.now();
       app.signal(signal);
       const closes = await withTimeout(
         Promise.all(clients.map((client) => client.closed)),
-        SHUTDOWN_TIMEOUT_MS,
+        EXIT_WAIT_MS,
         'both clients to be closed',
       );
       for (const { code, reason } of closes) {
         assert.equal(code, 1001);
         assert.ok(reason.length > 0, 'the close frame carries a reason');
       }
-      const exit = await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000);
-      const elapsed = Date.now() - signalledAt;
-      assert.deepEqual(exit, { code: 0, signal: null }, app.output);
-      assert.ok(elapsed < SHUTDOWN_TIMEOUT_MS, `exited after ${elapsed} ms`);
+      assertCleanExit(await app.waitForExit(EXIT_WAIT_MS), app.output);
     });
   }
 
   it('refuses new upgrades with 503 once shutdown has begun', async () => {
-    const app = await serve();
-    // Holds the shutdown open (the server waits for its close handshake) for half the timeout.
+    // The silent peer holds the shutdown open until it answers the close frame, or for half the
+    // timeout: a long timeout, so that the checks below cannot outlast the hold on a busy machine.
+    const app = await serve({ SHUTDOWN_TIMEOUT_MS: '120000' });
     const peer = await connectSilentPeer(app.port!);
-    const signalledAt = Date.now();
     app.signal('SIGTERM');
 
     // Readiness turns 503 at once; from then on upgrades must be refused.
@@ -123,7 +140,7 @@ describe('the built app as a process (dist/main.js)', () => {
         await response.body?.cancel();
         return response.status === 503;
       },
-      2_000,
+      EXIT_WAIT_MS,
       'readiness to turn 503',
     );
     await assert.rejects(WsTestClient.connect(app.wsUrl), (error: unknown) => {
@@ -137,11 +154,22 @@ describe('the built app as a process (dist/main.js)', () => {
     };
     assert.equal(stats.connections_refused.shutting_down, 1);
 
-    await withTimeout(peer.gone, SHUTDOWN_TIMEOUT_MS, 'the silent peer to be cut off');
+    // The peer was sent 1001; once it answers, the shutdown goes on and ends.
+    await waitUntil(() => closeCodeOf(peer.received()) === 1001, EXIT_WAIT_MS, 'the 1001 close');
+    peer.answerClose();
+    await withTimeout(peer.gone, EXIT_WAIT_MS, 'the server to end the connection');
+    assertCleanExit(await app.waitForExit(EXIT_WAIT_MS), app.output);
+  });
+
+  it('cuts off a peer that ignores the close handshake, and still exits 0 within the timeout', async () => {
+    const app = await serve();
+    // Never answers the close frame: the server waits for it for half the timeout, then cuts it.
+    const peer = await connectSilentPeer(app.port!);
+    app.signal('SIGTERM');
+
+    await withTimeout(peer.gone, EXIT_WAIT_MS, 'the silent peer to be cut off');
     assert.equal(closeCodeOf(peer.received()), 1001);
-    const exit = await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000);
-    assert.deepEqual(exit, { code: 0, signal: null }, app.output);
-    assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS);
+    assertCleanExit(await app.waitForExit(EXIT_WAIT_MS), app.output);
   });
 
   it('exits 0 on SIGTERM within the shutdown timeout while Redis is unreachable', async () => {
@@ -160,24 +188,17 @@ describe('the built app as a process (dist/main.js)', () => {
     const client = await WsTestClient.connect(app.wsUrl);
     await client.ping();
 
-    const signalledAt = Date.now();
     app.signal('SIGTERM');
-    const { code } = await withTimeout(
-      client.closed,
-      SHUTDOWN_TIMEOUT_MS,
-      'the client to be closed',
-    );
+    const { code } = await withTimeout(client.closed, EXIT_WAIT_MS, 'the client to be closed');
     assert.equal(code, 1001);
-    const exit = await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000);
-    assert.deepEqual(exit, { code: 0, signal: null }, app.output);
-    assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS);
+    assertCleanExit(await app.waitForExit(EXIT_WAIT_MS), app.output);
   });
 
   it('writes JSON lines on stdout with LOG_FORMAT=json', async () => {
     const app = await serve();
     await waitUntil(() => app.stdout.includes('Listening on'), 5_000, 'the listening log line');
     app.signal('SIGTERM');
-    await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000);
+    await app.waitForExit(EXIT_WAIT_MS);
 
     const lines = app.stdout.split('\n').filter((line) => line.trim() !== '');
     assert.ok(lines.length >= 2, app.stdout);
@@ -213,7 +234,7 @@ describe('the built app as a process (dist/main.js)', () => {
     assert.match(String(opened.connection_id), /^[0-9a-f]{12}$/);
     assert.equal(closed.connection_id, opened.connection_id);
     app.signal('SIGTERM');
-    assert.equal((await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 1_000)).code, 0);
+    assert.equal((await app.waitForExit(EXIT_WAIT_MS)).code, 0);
   });
 
   describe('configuration errors end the process, naming the variable', () => {
@@ -232,7 +253,7 @@ describe('the built app as a process (dist/main.js)', () => {
           [variable]: value,
         });
         apps.push(app);
-        const exit = await app.waitForExit(10_000);
+        const exit = await app.waitForExit(EXIT_WAIT_MS);
         assert.notEqual(exit.code, 0, app.output);
         assert.notEqual(exit.code, null, `ended by ${exit.signal}, not by itself`);
         assert.match(app.output, new RegExp(`\\b${variable}\\b`));

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { ServerMessage } from '@task-status/client/protocol';
+import { RATE_LIMIT_CLOCK } from '../src/rate-limit/rate-limit-clock.js';
 import { getStats } from './support/gateway-stats.js';
+import { ManualClock } from './support/manual-clock.js';
 import { RedisServer } from './support/redis-server.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { withTimeout } from './support/with-timeout.js';
@@ -22,16 +23,25 @@ describe('inbound message rate per connection', () => {
   let gateway: TestApp;
   let unlimited: TestApp;
   const clients: WsTestClient[] = [];
+  // The buckets refill only when a test moves this clock: on a busy machine, real time passing
+  // between two messages of a burst would refill a token and change the counts.
+  const clock = new ManualClock(0);
 
   before(async () => {
     redis = await RedisServer.start();
-    gateway = await startTestApp({
-      redisUrl: redis.url,
-      rateLimitPerSecond: PER_SECOND,
-      rateLimitBurst: BURST,
-      rateLimitMaxViolations: MAX_VIOLATIONS,
-      rateLimitViolationWindowMs: 60_000,
-    });
+    gateway = await startTestApp(
+      {
+        redisUrl: redis.url,
+        rateLimitPerSecond: PER_SECOND,
+        rateLimitBurst: BURST,
+        rateLimitMaxViolations: MAX_VIOLATIONS,
+        rateLimitViolationWindowMs: 60_000,
+      },
+      {
+        configure: (builder) =>
+          builder.overrideProvider(RATE_LIMIT_CLOCK).useValue(() => clock.now()),
+      },
+    );
     unlimited = await startTestApp({ redisUrl: redis.url, rateLimitPerSecond: 0 });
   });
 
@@ -74,8 +84,8 @@ describe('inbound message rate per connection', () => {
     pingBurst(client, BURST + MAX_VIOLATIONS);
     await client.take(BURST + MAX_VIOLATIONS, isAnswer);
 
-    // The bucket refills with time (10 per second: one token per 100 ms); time is what it measures.
-    await delay(250);
+    // The bucket refills with time: at 10 per second, 100 ms is exactly one token.
+    clock.advance(1_000 / PER_SECOND);
     await client.ping();
     assert.equal(client.socket.readyState, client.socket.OPEN);
   });

@@ -230,7 +230,9 @@ describe('slow consumers', () => {
     const quick = await startTestApp({
       redisUrl: redis.url,
       backpressureBytes: 256 * 1024,
-      slowClientStallMs: 300,
+      // The reader can be held back too while the flood lasts: a stall limit of seconds, so that a
+      // busy machine's slow turn cannot make it look like a client that stopped reading.
+      slowClientStallMs: 3_000,
       slowClientCloseGraceMs: CLOSE_GRACE_MS,
       canaryIntervalMs: 0,
     });

@@ -7,9 +7,10 @@ import {
   type TaskStatusClientOptions,
   type TaskUpdate,
 } from '../src/task-status-client.js';
+import { ManualTimers } from './support/manual-timers.js';
 import { RecordingTimers } from './support/recording-timers.js';
 import { freePort, startSilentServer, TestServer } from './support/test-server.js';
-import { nextEvent, record } from './support/wait-for.js';
+import { nextEvent, record, WAIT_MS, withTimeout } from './support/wait-for.js';
 
 const TEST_TIMEOUT_MS = 15_000;
 
@@ -384,32 +385,65 @@ describe('TaskStatusClient', { timeout: TEST_TIMEOUT_MS }, () => {
       const silent = await startSilentServer();
       cleanups.push(() => silent.close());
       const server = await startServer();
-      const client = createClient({ url: [silent.url, server.url], connectTimeoutMs: 300 });
+      // Timed by hand: the working server's handshake cannot run into the timeout on a busy machine.
+      const timers = new ManualTimers();
+      const client = createClient({
+        url: [silent.url, server.url],
+        connectTimeoutMs: 300,
+        timers,
+      });
       const reconnecting = nextEvent(client, 'state', (c) => c.state === 'reconnecting');
       const open = opened(client);
       client.connect();
+      timers.advance(299);
+      assert.equal(client.state, 'connecting');
+      timers.advance(1);
       assert.equal((await reconnecting)[0].reason, 'connect timeout');
+      timers.advance(0); // the reconnect delay (random 0)
       assert.equal((await open)[0].url, server.url);
     });
 
     it('detects a dead connection by a missing pong, drops it and reconnects', async () => {
-      // The first connection never answers pings; the second does.
+      // The first connection never answers pings; the second does. Pings and pong timeouts are
+      // timed by hand: on a busy machine a real pong can take longer than any short timeout.
       const server = await startServer({ answerPings: (index) => index > 0 });
-      const client = createClient({ url: server.url, pingIntervalMs: 30, pongTimeoutMs: 500 });
+      const timers = new ManualTimers();
+      const client = createClient({
+        url: server.url,
+        timers,
+        pingIntervalMs: 30,
+        pongTimeoutMs: 500,
+      });
+      const isPing = (m: { type: string }) => m.type === 'ping';
       client.subscribe('a');
       const reconnecting = nextEvent(client, 'state', (c) => c.state === 'reconnecting');
+      const open = opened(client);
       client.connect();
+      await open;
       const first = await server.connection(0);
-      await first.take(1, (m) => m.type === 'ping');
+      timers.advance(30);
+      await first.take(1, isPing);
+      timers.advance(499);
+      assert.equal(client.state, 'open', 'not dropped before the pong timeout');
+      timers.advance(1);
 
       assert.equal((await reconnecting)[0].reason, 'pong timeout');
       // The client dropped the dead socket itself.
       await first.closed;
+      const reopened = opened(client);
+      timers.advance(0); // the reconnect delay (random 0)
+      await reopened;
       const second = await server.connection(1);
       assert.deepEqual(await second.take(1), [{ type: 'subscribe', task_id: 'a' }]);
-      // Answered pings keep the connection: a second ping means the first pong was accepted.
+      // Answered pings keep the connection: the next ping is scheduled once the pong came back,
+      // and passing the first ping's pong timeout changes nothing.
       const changes = record(client, 'state');
-      await second.take(2, (m) => m.type === 'ping');
+      const pongAccepted = withTimeout(timers.nextSet(30), WAIT_MS, 'the next ping');
+      timers.advance(30);
+      await second.take(1, isPing);
+      await pongAccepted;
+      timers.advance(500);
+      await second.take(1, isPing);
       assert.equal(client.state, 'open');
       assert.deepEqual(changes, []);
     });

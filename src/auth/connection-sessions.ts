@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CloseCode } from '@task-status/client/protocol';
 import type { IncomingMessage } from 'node:http';
+import { CLOCK, systemClock, type Clock, type ClockTimer } from '../clock/clock.js';
 import { AUTH_OPTIONS, type ResolvedAuthOptions } from './auth-options.js';
 import type { Principal } from './principal.js';
 
@@ -20,7 +21,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 interface Session {
   principal: Principal;
-  timer: NodeJS.Timeout | undefined;
+  timer: ClockTimer | undefined;
 }
 
 /**
@@ -33,7 +34,11 @@ export class ConnectionSessions<S extends ClosableSocket = ClosableSocket> {
   private readonly admitted = new WeakMap<IncomingMessage, Principal>();
   private readonly sessions = new Map<S, Session>();
 
-  constructor(@Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions) {}
+  constructor(
+    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    // Times token expiry; tests move it by hand.
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Remembers the principal of a verified upgrade until its socket opens. */
   admit(request: IncomingMessage, principal: Principal): void {
@@ -61,13 +66,13 @@ export class ConnectionSessions<S extends ClosableSocket = ClosableSocket> {
   replace(socket: S, principal: Principal): void {
     const session = this.sessions.get(socket);
     if (!session) return;
-    clearTimeout(session.timer);
+    this.clock.clearTimeout(session.timer);
     session.principal = principal;
     this.arm(socket, principal);
   }
 
   close(socket: S): void {
-    clearTimeout(this.sessions.get(socket)?.timer);
+    this.clock.clearTimeout(this.sessions.get(socket)?.timer);
     this.sessions.delete(socket);
   }
 
@@ -79,7 +84,7 @@ export class ConnectionSessions<S extends ClosableSocket = ClosableSocket> {
     const session = this.sessions.get(socket);
     if (!session || principal.expiresAt === undefined) return;
     const delay = this.msUntilExpiry(principal);
-    session.timer = setTimeout(
+    session.timer = this.clock.setTimeout(
       () => {
         session.timer = undefined;
         if (this.sessions.get(socket)?.principal !== principal) return;
@@ -95,6 +100,6 @@ export class ConnectionSessions<S extends ClosableSocket = ClosableSocket> {
   /** Time left: `exp` plus the clock tolerance, as jose counts it when verifying. */
   private msUntilExpiry(principal: Principal): number {
     if (principal.expiresAt === undefined) return Infinity;
-    return (principal.expiresAt + this.options.clockToleranceSeconds) * 1000 - Date.now();
+    return (principal.expiresAt + this.options.clockToleranceSeconds) * 1000 - this.clock.now();
   }
 }

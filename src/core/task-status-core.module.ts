@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AUTH_OPTIONS } from '../auth/auth-options.js';
+import { CLOCK, systemClock } from '../clock/clock.js';
 import { ConnectionSessions } from '../auth/connection-sessions.js';
 import { JwtVerifier } from '../auth/jwt-verifier.js';
 import { TaskAccessPolicy } from '../auth/task-access-policy.js';
@@ -68,6 +69,8 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     optionsProvider(CANARY_OPTIONS, (options) => options.canary),
     optionsProvider(CONNECTION_LIMITS_OPTIONS, (options) => options.limits),
     optionsProvider(AUTH_OPTIONS, (options) => options.auth),
+    // One provider, so that a test can override it for token expiry and the drain at once.
+    { provide: CLOCK, useValue: systemClock },
     // TaskAccessPolicy is added by the module definition (the taskAccessPolicy extra).
     JwtVerifier,
     ConnectionSessions,
@@ -122,6 +125,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     InstanceStatsBuilder,
   ],
   exports: [
+    CLOCK,
     CORE_OPTIONS,
     REDIS_OPTIONS,
     INSTANCE_ID,

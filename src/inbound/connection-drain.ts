@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
+import { systemClock, type Clock, type ClockTimer } from '../clock/clock.js';
 
 export interface DrainOptions {
   /** Window over which closes are spread; 0 closes everything at once. */
@@ -11,6 +12,8 @@ export interface DrainOptions {
   /** Batches are at least this far apart. */
   minBatchSpacingMs?: number;
   random?: () => number;
+  /** Schedules the batches and the deadline; tests pass a clock they move by hand. */
+  timers?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
 }
 
 /**
@@ -20,7 +23,15 @@ export interface DrainOptions {
  */
 export async function drainConnections(
   sockets: readonly WebSocket[],
-  { windowMs, graceMs, code, reason, minBatchSpacingMs = 100, random = Math.random }: DrainOptions,
+  {
+    windowMs,
+    graceMs,
+    code,
+    reason,
+    minBatchSpacingMs = 100,
+    random = Math.random,
+    timers = systemClock,
+  }: DrainOptions,
 ): Promise<void> {
   const open = sockets.filter((socket) => socket.readyState !== WebSocket.CLOSED);
   if (open.length === 0) return;
@@ -28,7 +39,7 @@ export async function drainConnections(
   const batchSize = Math.ceil(open.length / batchCount);
   const spacing = batchCount > 1 ? windowMs / batchCount : 0;
 
-  const timers: NodeJS.Timeout[] = [];
+  const pending: ClockTimer[] = [];
   const closed = open.map((socket) => once(socket, 'close').then(() => undefined));
   for (let batch = 0; batch < batchCount; batch += 1) {
     const members = open.slice(batch * batchSize, (batch + 1) * batchSize);
@@ -40,16 +51,16 @@ export async function drainConnections(
       }
     };
     if (delay === 0) closeBatch();
-    else timers.push(setTimeout(closeBatch, delay));
+    else pending.push(timers.setTimeout(closeBatch, delay));
   }
 
-  let deadline: NodeJS.Timeout | undefined;
+  let deadline: ClockTimer | undefined;
   await Promise.race([
     Promise.all(closed),
-    new Promise((resolve) => (deadline = setTimeout(resolve, windowMs + graceMs))),
+    new Promise<void>((resolve) => (deadline = timers.setTimeout(resolve, windowMs + graceMs))),
   ]);
-  clearTimeout(deadline);
-  for (const timer of timers) clearTimeout(timer);
+  timers.clearTimeout(deadline);
+  for (const timer of pending) timers.clearTimeout(timer);
   for (const socket of open) {
     if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
   }

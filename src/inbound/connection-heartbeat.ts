@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { CLOCK, systemClock, type Clock, type ClockTimer } from '../clock/clock.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
 
@@ -10,11 +11,13 @@ import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.
 @Injectable()
 export class ConnectionHeartbeat {
   private readonly awaitingPong = new WeakSet<WebSocket>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
 
   constructor(
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
     private readonly counters: DeliveryCounters,
+    // Times the beats; tests move it by hand.
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   watch(socket: WebSocket): void {
@@ -23,12 +26,12 @@ export class ConnectionHeartbeat {
 
   start(server: WebSocketServer): void {
     if (this.options.heartbeatIntervalMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => this.beat(server), this.options.heartbeatIntervalMs);
+    this.timer = this.clock.setInterval(() => this.beat(server), this.options.heartbeatIntervalMs);
     this.timer.unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     this.timer = undefined;
   }
 

@@ -7,6 +7,7 @@ import { connectionIdOf } from '../connections/connection-id.js';
 import { logContext } from '../logging/log-context.js';
 import type { ConnectionRateLimit } from '../rate-limit/connection-rate-limit.js';
 import { MessageRateLimiter } from '../rate-limit/message-rate-limiter.js';
+import { RATE_LIMIT_CLOCK, type RateLimitClock } from '../rate-limit/rate-limit-clock.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { CloseCode, type ErrorCode, type ErrorMessage } from '@task-status/client/protocol';
 import { ConnectionMessageQueue } from './connection-message-queue.js';
@@ -44,13 +45,17 @@ export class InboundRouter {
   constructor(
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
     private readonly rateLimitCounters: RateLimitCounters,
+    @Inject(RATE_LIMIT_CLOCK) rateLimitClock: RateLimitClock,
   ) {
-    this.rateLimiter = new MessageRateLimiter({
-      perSecond: options.rateLimitPerSecond,
-      burst: options.rateLimitBurst,
-      maxViolations: options.rateLimitMaxViolations,
-      violationWindowMs: options.rateLimitViolationWindowMs,
-    });
+    this.rateLimiter = new MessageRateLimiter(
+      {
+        perSecond: options.rateLimitPerSecond,
+        burst: options.rateLimitBurst,
+        maxViolations: options.rateLimitMaxViolations,
+        violationWindowMs: options.rateLimitViolationWindowMs,
+      },
+      rateLimitClock,
+    );
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Inject, Module } from '@nestjs/common';
 import { ReportedLimits } from '../core/reported-limits.js';
+import { RATE_LIMIT_CLOCK } from '../rate-limit/rate-limit-clock.js';
 import { ConnectionHeartbeat } from './connection-heartbeat.js';
 import {
   GATEWAY_OPTIONS,
@@ -27,6 +28,7 @@ import { UpgradeAdmission } from './upgrade-admission.js';
       inject: [TASK_STATUS_GATEWAY_MODULE_OPTIONS],
       useFactory: (options: GatewayOptions) => resolveGatewayOptions(options),
     },
+    { provide: RATE_LIMIT_CLOCK, useValue: () => performance.now() },
     UpgradeAdmission,
     InboundRouter,
     ConnectionHeartbeat,

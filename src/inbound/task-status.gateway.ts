@@ -29,6 +29,7 @@ import { JwtVerifier } from '../auth/jwt-verifier.js';
 import type { Principal } from '../auth/principal.js';
 import { TaskAccessPolicy } from '../auth/task-access-policy.js';
 import { TokenRejectedError } from '../auth/token-rejected.error.js';
+import { CLOCK, systemClock, type Clock } from '../clock/clock.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { connectionIdOf } from '../connections/connection-id.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
@@ -76,6 +77,8 @@ export class TaskStatusGateway
     private readonly verifier: JwtVerifier,
     private readonly sessions: ConnectionSessions<WebSocket>,
     private readonly access: TaskAccessPolicy,
+    // Times the shutdown drain; tests move it by hand.
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   afterInit(server: WebSocketServer): void {
@@ -241,6 +244,7 @@ export class TaskStatusGateway
       graceMs: budgetMs - windowMs,
       code: CloseCode.GOING_AWAY,
       reason: 'Server shutting down',
+      timers: this.clock,
     });
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it, type TestContext } from 'node:test';
 import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { CloseCode } from '@task-status/client/protocol';
@@ -39,7 +39,23 @@ async function waitFor(condition: () => boolean, what: string, ms = 2_000): Prom
   }
 }
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The flush interval, the grace timer and the guard's clock (performance.now) move only when the
+ * test advances them: with real ones, a busy machine's late turn looks like a socket that stopped
+ * reading.
+ */
+function mockClock(t: TestContext): void {
+  t.mock.timers.enable({ apis: ['setInterval', 'setTimeout', 'Date'], now: 0 });
+  t.mock.method(performance, 'now', () => Date.now());
+}
+
+/**
+ * Moves the mocked time in steps of the flush interval: Node 20's tick() runs every timer that
+ * falls due with the clock already at the end of the whole step.
+ */
+function advance(t: TestContext, ms: number): void {
+  for (let moved = 0; moved < ms; moved += 20) t.mock.timers.tick(Math.min(20, ms - moved));
+}
 
 describe('SlowConsumerGuard', () => {
   const guards: SlowConsumerGuard[] = [];
@@ -57,34 +73,39 @@ describe('SlowConsumerGuard', () => {
     return { guard, counters, socket };
   }
 
-  it('closes a held-back socket that reads nothing for WS_SLOW_CLIENT_STALL_MS (1013)', async () => {
+  it('closes a held-back socket that reads nothing for WS_SLOW_CLIENT_STALL_MS (1013)', (t) => {
+    mockClock(t);
     const { guard, counters, socket } = setUp(100);
     assert.equal(guard.backloggedCount, 1);
-    await waitFor(() => socket.closedWith !== undefined, 'the close');
+    advance(t, 80);
+    assert.equal(socket.closedWith, undefined, 'not before the stall limit');
+    advance(t, 20);
     assert.deepEqual(socket.closedWith, [CloseCode.TRY_AGAIN_LATER, 'Client stopped reading']);
     assert.equal(counters.slowConsumerCloses, 1);
     assert.equal(guard.backloggedCount, 0);
     assert.deepEqual(socket.sends, []);
   });
 
-  it('keeps a socket that reads, however slowly, and flushes to it once it drains', async () => {
+  it('keeps a socket that reads, however slowly, and flushes to it once it drains', (t) => {
+    mockClock(t);
     const { guard, socket } = setUp(100);
     // A few KiB read every 20 ms: still above the threshold, but never stalled.
     const reading = setInterval(() => (socket.bufferedAmount -= 4096), 20);
     try {
-      await delay(400);
+      advance(t, 400);
       assert.equal(socket.closedWith, undefined);
       assert.equal(guard.backloggedCount, 1);
     } finally {
       clearInterval(reading);
     }
     socket.bufferedAmount = 0;
-    await waitFor(() => socket.sends.length === 1, 'the held frame');
+    advance(t, 20);
     assert.deepEqual(socket.sends, ['{"n":1}']);
     assert.equal(guard.backloggedCount, 0);
   });
 
-  it('closes sockets that stalled together over several flushes, 20 at a time', async () => {
+  it('closes sockets that stalled together over several flushes, 20 at a time', (t) => {
+    mockClock(t);
     const { guard, socket: first } = setUp(50);
     const sockets = [first];
     for (let index = 1; index < 50; index += 1) {
@@ -94,9 +115,14 @@ describe('SlowConsumerGuard', () => {
       sockets.push(socket);
     }
     const closed = () => sockets.filter((socket) => socket.closedWith !== undefined).length;
-    await waitFor(() => closed() > 0, 'the first closes');
-    assert.ok(closed() <= 20, `${closed()} closed in the first flush`);
-    await waitFor(() => closed() === 50, 'every close');
+    advance(t, 40);
+    assert.equal(closed(), 0, 'not before the stall limit');
+    advance(t, 20);
+    assert.equal(closed(), 20, 'closed in the first flush past the limit');
+    advance(t, 20);
+    assert.equal(closed(), 40);
+    advance(t, 20);
+    assert.equal(closed(), 50);
   });
 
   it('never writes what it held for a task whose subscription ended, and counts it as dropped', async () => {
@@ -123,9 +149,10 @@ describe('SlowConsumerGuard', () => {
     assert.equal(counters.framesDelivered, 1);
   });
 
-  it('leaves a stalled socket to the heartbeat when the stall limit is 0', async () => {
+  it('leaves a stalled socket to the heartbeat when the stall limit is 0', (t) => {
+    mockClock(t);
     const { guard, socket } = setUp(0);
-    await delay(300);
+    advance(t, 300);
     assert.equal(socket.closedWith, undefined);
     assert.equal(guard.backloggedCount, 1);
   });

@@ -6,6 +6,8 @@ import { freePort } from './redis-server.js';
 import { waitUntil, withTimeout } from './with-timeout.js';
 
 const READY_TIMEOUT_MS = 15_000;
+// A guard against hangs, not a measurement: a busy machine can take seconds to reap a process.
+const KILLED_EXIT_TIMEOUT_MS = 30_000;
 
 export interface ExitInfo {
   code: number | null;
@@ -158,6 +160,6 @@ export class AppProcess {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.child.kill('SIGKILL');
-    await withTimeout(this.exited, 5_000, 'the killed app process to exit');
+    await withTimeout(this.exited, KILLED_EXIT_TIMEOUT_MS, 'the killed app process to exit');
   }
 }
