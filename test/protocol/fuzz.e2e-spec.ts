@@ -716,7 +716,7 @@ describe(`fuzzing the gateway (seed ${SEED})`, () => {
           Object.fromEntries(
             Object.entries(statsAfter.messages.dropped_by_reason).map(([k, v]) => [
               k,
-              v - (statsBefore.messages.dropped_by_reason[k] ?? 0),
+              v - ((statsBefore.messages.dropped_by_reason as Record<string, number>)[k] ?? 0),
             ]),
           ),
         )}), received ${received}`,

@@ -1,46 +1,10 @@
+import type { InstanceStatsReport } from '../../src/core/instance-stats.js';
 import { waitUntil } from './with-timeout.js';
 
 const REQUEST_TIMEOUT_MS = 5_000;
 
-/** The body of GET /ws/stats, as the e2e tests read it. */
-export interface GatewayStats {
-  total_connections: number;
-  total_subscriptions: number;
-  tasks_with_subscribers: number;
-  connections_per_task: Record<string, number>;
-  connections_per_task_limit: number;
-  connections_per_task_truncated: boolean;
-  instance_id: string;
-  uptime_seconds: number;
-  redis: {
-    status: 'connected' | 'disconnected';
-    state: string;
-    channel: string;
-    resubscriptions: number;
-    last_error: string | null;
-    data_path: 'ok' | 'stalled';
-    canary_round_trip_ms: number | null;
-    last_canary_at: string | null;
-  };
-  messages: {
-    received: number;
-    routed: number;
-    unrouted: number;
-    dropped: number;
-    dropped_by_reason: Record<string, number>;
-  };
-  frames_delivered: number;
-  connections_refused: Record<string, number>;
-  heartbeat_terminations: number;
-  rate_limited: { messages: number; closed_connections: number };
-  slow_consumers: {
-    detected: number;
-    frames_coalesced: number;
-    frames_dropped: number;
-    closed: number;
-  };
-  limits: Record<string, number>;
-}
+/** The body of GET /ws/stats: the server's own type. */
+export type GatewayStats = InstanceStatsReport;
 
 export interface JsonResponse<T> {
   status: number;
