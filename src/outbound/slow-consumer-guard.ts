@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import type { LiveUpdateRun } from './live-update-run.js';
 import { CloseCode } from '@task-status/client/protocol';
+import { SocketBacklog } from './socket-backlog.js';
 import { checkWsInternals, rawTransportOf } from './ws-internals.js';
 import { DELIVERY_OPTIONS, type ResolvedDeliveryOptions } from './delivery-options.js';
 
@@ -13,67 +14,6 @@ const FLUSH_INTERVAL_MS = 20;
  * closed over a few flushes, so that the work does not delay the live ones in one burst.
  */
 const STALL_CLOSES_PER_FLUSH = 20;
-
-interface PendingFrame {
-  frame: Buffer;
-  terminal: boolean;
-  /** A `status_update` (counted in the frame counters), not a snapshot. */
-  update: boolean;
-}
-
-/** Frames held back for one slow socket: per task, the newest (terminal ones are all kept). */
-class Backlog {
-  readonly byTask = new Map<string, PendingFrame[]>();
-  bytes = 0;
-  /** The socket's buffered bytes after the last flush, and when they last went down. */
-  lastBuffered: number;
-  drainedAt: number;
-
-  constructor(buffered: number, now: number) {
-    this.lastBuffered = buffered;
-    this.drainedAt = now;
-  }
-
-  /** Returns the older frame it replaced (coalesced), if any. */
-  add(taskId: string, pending: PendingFrame): PendingFrame | undefined {
-    const frames = this.byTask.get(taskId);
-    this.bytes += pending.frame.length;
-    if (!frames) {
-      this.byTask.set(taskId, [pending]);
-      return undefined;
-    }
-    const last = frames[frames.length - 1];
-    if (!last.terminal) {
-      this.bytes -= last.frame.length;
-      frames[frames.length - 1] = pending;
-      return last;
-    }
-    frames.push(pending);
-    return undefined;
-  }
-
-  /** Takes out what is held for one task; returns how many `status_update` frames that was. */
-  remove(taskId: string): number {
-    const frames = this.byTask.get(taskId);
-    if (!frames) return 0;
-    this.byTask.delete(taskId);
-    let updates = 0;
-    for (const pending of frames) {
-      this.bytes -= pending.frame.length;
-      if (pending.update) updates += 1;
-    }
-    return updates;
-  }
-
-  /** `status_update` frames still held. */
-  updateCount(): number {
-    let count = 0;
-    for (const frames of this.byTask.values()) {
-      for (const pending of frames) if (pending.update) count += 1;
-    }
-    return count;
-  }
-}
 
 /**
  * Keeps a client that stops reading from growing the gateway's memory or delaying anyone else.
@@ -86,7 +26,7 @@ class Backlog {
  */
 @Injectable()
 export class SlowConsumerGuard implements OnModuleDestroy {
-  private readonly backlogs = new Map<WebSocket, Backlog>();
+  private readonly backlogs = new Map<WebSocket, SocketBacklog>();
   private timer: NodeJS.Timeout | undefined;
   constructor(
     @Inject(DELIVERY_OPTIONS) private readonly options: ResolvedDeliveryOptions,
@@ -139,13 +79,13 @@ export class SlowConsumerGuard implements OnModuleDestroy {
   }
 
   /** The socket's backlog when its frames are to be held back (started now if it just fell behind). */
-  private backlogFor(socket: WebSocket): Backlog | undefined {
+  private backlogFor(socket: WebSocket): SocketBacklog | undefined {
     if (this.backlogs.size > 0) {
       const backlog = this.backlogs.get(socket);
       if (backlog) return backlog;
     }
     if (socket.bufferedAmount <= this.options.backpressureBytes) return undefined;
-    const backlog = new Backlog(socket.bufferedAmount, performance.now());
+    const backlog = new SocketBacklog(socket.bufferedAmount, performance.now());
     this.backlogs.set(socket, backlog);
     this.counters.slowConsumers += 1;
     this.timer ??= setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
@@ -154,7 +94,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
 
   private hold(
     socket: WebSocket,
-    backlog: Backlog,
+    backlog: SocketBacklog,
     taskId: string,
     frames: readonly Buffer[],
     terminals: readonly boolean[],
