@@ -12,8 +12,8 @@ import { ConnectionAdmission } from './connections/connection-admission.js';
 
 async function bootstrap(): Promise<void> {
   const bootEnv = environment();
-  // Imported only once the environment is known to be valid: loading it starts ConfigModule,
-  // whose own validation would otherwise fail as an unhandled rejection with a stack trace.
+  // Parsed and validated above, once: a bad value has ended the boot with one clear message
+  // before any module is loaded, and every config namespace reads that same result.
   const { AppModule } = await import('./app.module.js');
   const app = await NestFactory.create(AppModule.forRoot(), {
     logger: createAppLogger(bootEnv.LOG_LEVEL, bootEnv.LOG_FORMAT),
