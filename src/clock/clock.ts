@@ -26,5 +26,5 @@ export const systemClock: Clock = {
   clearInterval: (timer) => clearInterval(timer as NodeJS.Timeout | undefined),
 };
 
-/** Injection token of the Clock; TaskStatusModule provides systemClock, tests override it. */
+/** Injection token of the Clock; TaskStatusCoreModule provides systemClock, tests override it. */
 export const CLOCK = Symbol('CLOCK');
