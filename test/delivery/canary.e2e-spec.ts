@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { afterEach, describe, it } from 'node:test';
 import type { ServerMessage } from '@task-status/client/protocol';
 import { getJson, getStats } from '../support/gateway-stats.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { CHANNEL, useGateway } from '../support/use-gateway.js';
 import { waitUntil } from '../support/with-timeout.js';
-import { WsTestClient } from '../support/ws-test-client.js';
 
-const CHANNEL = 'task_status_updates';
 const isUpdate = (taskId: string) => (m: ServerMessage) =>
   m.type === 'status_update' && m.task_id === taskId;
 const CANARY_INTERVAL_MS = 100;
@@ -18,62 +14,48 @@ const CANARY_TIMEOUT_MS = 2_000;
 const WRITES_HELD_MS = 6_000;
 
 describe('readiness that proves the data path', () => {
-  let redis: RedisServer;
-  let admin: Redis;
-  let gateway: TestApp;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    admin = new Redis(redis.url);
-    gateway = await startTestApp({
-      redisUrl: redis.url,
-      canaryIntervalMs: CANARY_INTERVAL_MS,
-      canaryTimeoutMs: CANARY_TIMEOUT_MS,
-    });
+  const fixture = useGateway({
+    settings: { canaryIntervalMs: CANARY_INTERVAL_MS, canaryTimeoutMs: CANARY_TIMEOUT_MS },
   });
 
-  after(async () => {
-    await admin?.client('UNPAUSE').catch(() => undefined);
-    await gateway?.close();
-    admin?.disconnect();
-    await redis?.stop();
-  });
+  // A test that fails while writes are held must not leave them held for the teardown.
+  afterEach(() => fixture.publisher.client('UNPAUSE').catch(() => undefined));
 
-  const ready = async () => (await getJson(`${gateway.httpUrl}/health/ready`)).status === 200;
+  const ready = async () => (await getJson(`${fixture.httpUrl}/health/ready`)).status === 200;
 
   it('measures the round trip and keeps canaries away from clients and counts', async () => {
     await waitUntil(
-      async () => (await getStats(gateway.httpUrl)).redis.canary_round_trip_ms !== null,
+      async () => (await getStats(fixture.httpUrl)).redis.canary_round_trip_ms !== null,
       5_000,
       'a canary round trip',
     );
-    const stats = await getStats(gateway.httpUrl);
+    const stats = await getStats(fixture.httpUrl);
     assert.equal(stats.redis.data_path, 'ok');
     assert.ok((stats.redis.canary_round_trip_ms ?? -1) >= 0);
     assert.equal(stats.messages.received, 0, 'canaries are not counted as updates');
     const health = await getJson<{ checks: { redis: { canaryRoundTripMs: number } } }>(
-      `${gateway.httpUrl}/health`,
+      `${fixture.httpUrl}/health`,
     );
     assert.equal(typeof health.body.checks.redis.canaryRoundTripMs, 'number');
     assert.ok(await ready());
   });
 
   it('fails readiness when updates stop coming back, and recovers by itself', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     await client.subscribe('through-the-wedge');
 
     // Redis keeps the connections but holds every write (PUBLISH included): the subscription
     // looks fine, yet nothing arrives through it.
-    await admin.client('PAUSE', WRITES_HELD_MS, 'WRITE');
+    await fixture.publisher.client('PAUSE', WRITES_HELD_MS, 'WRITE');
     const pausedAt = performance.now();
     await waitUntil(async () => !(await ready()), WRITES_HELD_MS, 'readiness to fail');
     const detectedMs = performance.now() - pausedAt;
-    const stalled = await getStats(gateway.httpUrl);
+    const stalled = await getStats(fixture.httpUrl);
     assert.equal(stalled.redis.data_path, 'stalled');
 
     await waitUntil(ready, WRITES_HELD_MS + 10_000, 'readiness to come back');
     const recoveredMs = performance.now() - pausedAt;
-    await admin.publish(CHANNEL, JSON.stringify({ task_id: 'through-the-wedge', status: 'after' }));
+    await fixture.publish({ task_id: 'through-the-wedge', status: 'after' });
     const update = await client.next(isUpdate('through-the-wedge'), 5_000);
     assert.ok(update.type === 'status_update');
     assert.equal(update.data.status, 'after');
@@ -87,41 +69,27 @@ describe('readiness that proves the data path', () => {
 });
 
 describe('a subscriber dropped by Redis for a full output buffer', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({ redisUrl: redis.url, canaryIntervalMs: 0 });
-  });
-
-  after(async () => {
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
-  });
+  const fixture = useGateway({ settings: { canaryIntervalMs: 0 } });
 
   it('reconnects, resyncs and lets its clients converge on the last state', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     await client.subscribe('flood');
-    await publisher.config('SET', 'client-output-buffer-limit', 'pubsub 64kb 32kb 1');
+    await fixture.publisher.config('SET', 'client-output-buffer-limit', 'pubsub 64kb 32kb 1');
 
     // Messages far beyond the 64 KiB hard limit make Redis drop the subscriber connection.
     const pad = 'x'.repeat(256 * 1024);
     const last = 4;
-    const pipeline = publisher.pipeline();
+    const pipeline = fixture.publisher.pipeline();
     for (let seq = 0; seq <= last; seq += 1) {
       const json = JSON.stringify({ task_id: 'flood', status: 'processing', seq, pad });
       pipeline.setex('task:status:flood', 3600, json).publish(CHANNEL, json);
     }
     const floodedAt = performance.now();
     await pipeline.exec();
-    await publisher.config('SET', 'client-output-buffer-limit', 'pubsub 32mb 8mb 60');
+    await fixture.publisher.config('SET', 'client-output-buffer-limit', 'pubsub 32mb 8mb 60');
 
     await waitUntil(
-      async () => (await getStats(gateway.httpUrl)).redis.resubscriptions >= 1,
+      async () => (await getStats(fixture.httpUrl)).redis.resubscriptions >= 1,
       10_000,
       'the gateway to be dropped and to resubscribe',
     );

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import type { ServerMessage } from '@task-status/client/protocol';
 import { getStats, waitForStats } from '../support/gateway-stats.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
-import { WsTestClient } from '../support/ws-test-client.js';
-
-const CHANNEL = 'task_status_updates';
+import { CHANNEL, useGateway } from '../support/use-gateway.js';
+import type { WsTestClient } from '../support/ws-test-client.js';
 
 /** The `seq` of each status update for `taskId` that the client has received, in arrival order. */
 function seqs(client: WsTestClient, taskId: string): unknown[] {
@@ -54,42 +50,14 @@ async function mapWithConcurrency<T, R>(
 }
 
 describe('delivery', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
-  const clients: WsTestClient[] = [];
-
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({ redisUrl: redis.url });
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-
-  after(async () => {
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
-  });
-
-  const publish = (message: unknown) => publisher.publish(CHANNEL, JSON.stringify(message));
+  const fixture = useGateway();
 
   /** Publishes in one round trip, in array order. */
   async function publishAll(messages: readonly unknown[]): Promise<void> {
-    const pipeline = publisher.pipeline();
+    const pipeline = fixture.publisher.pipeline();
     for (const message of messages) pipeline.publish(CHANNEL, JSON.stringify(message));
     const results = await pipeline.exec();
     for (const [error] of results ?? []) assert.equal(error, null);
-  }
-
-  /** A client closed after the test whatever happens. */
-  async function connect(): Promise<WsTestClient> {
-    const client = await WsTestClient.connect(gateway.wsUrl);
-    clients.push(client);
-    return client;
   }
 
   /** Sends all the subscribes at once, then waits for every confirmation. */
@@ -103,10 +71,10 @@ describe('delivery', () => {
   }
 
   const noConnections = () =>
-    waitForStats(gateway.httpUrl, (s) => s.total_connections === 0, 'no open connections');
+    waitForStats(fixture.httpUrl, (s) => s.total_connections === 0, 'no open connections');
 
   it('gives each client the updates of its own tasks only', async () => {
-    const [a, b, c] = await Promise.all([connect(), connect(), connect()]);
+    const [a, b, c] = await Promise.all([fixture.connect(), fixture.connect(), fixture.connect()]);
     // Every client also watches the sentinel: updates reach a socket in publish order, so once
     // the sentinel is in, anything meant for that client is in too.
     await subscribeAll(a, ['iso-t1', 'iso-end']);
@@ -115,9 +83,9 @@ describe('delivery', () => {
 
     // iso-t10 and iso-t: ids that share a prefix with watched ones are different tasks.
     for (const taskId of ['iso-t1', 'iso-t2', 'iso-t3', 'iso-t10', 'iso-t']) {
-      await publish({ task_id: taskId, status: 'processing', seq: taskId });
+      await fixture.publish({ task_id: taskId, status: 'processing', seq: taskId });
     }
-    await publish({ task_id: 'iso-end', status: 'done' });
+    await fixture.publish({ task_id: 'iso-end', status: 'done' });
     await Promise.all([a, b, c].map((client) => client.next(isUpdateFor('iso-end'))));
 
     const tasksSeen = (client: WsTestClient) =>
@@ -133,7 +101,7 @@ describe('delivery', () => {
   });
 
   it('delivers 1,000 back-to-back updates of one task to two subscribers, complete and in order', async () => {
-    const [first, second] = await Promise.all([connect(), connect()]);
+    const [first, second] = await Promise.all([fixture.connect(), fixture.connect()]);
     await first.subscribe('order-1');
     await second.subscribe('order-1');
 
@@ -142,7 +110,7 @@ describe('delivery', () => {
       range(count).map((seq) => ({ task_id: 'order-1', status: 'processing', progress: seq, seq })),
     );
     // A sentinel in the same task: a duplicate or a late copy would show up before it.
-    await publish({ task_id: 'order-1', status: 'completed', seq: count });
+    await fixture.publish({ task_id: 'order-1', status: 'completed', seq: count });
 
     for (const client of [first, second]) {
       const updates = await client.take(count + 1, isUpdateFor('order-1'), 15_000);
@@ -178,11 +146,11 @@ describe('delivery', () => {
 
     await noConnections();
     const fanClients = await mapWithConcurrency(plan, 20, async (tasks) => {
-      const client = await connect();
+      const client = await fixture.connect();
       await subscribeAll(client, [...tasks, 'fan-end']);
       return client;
     });
-    const stats = await getStats(gateway.httpUrl);
+    const stats = await getStats(fixture.httpUrl);
     assert.equal(stats.total_connections, clientCount);
     assert.equal(stats.total_subscriptions, clientCount * (tasksPerClient + 1));
 
@@ -191,7 +159,7 @@ describe('delivery', () => {
       taskPool.map((taskId) => ({ task_id: taskId, status: 'processing', seq })),
     );
     await publishAll(messages);
-    await publish({ task_id: 'fan-end', status: 'done' });
+    await fixture.publish({ task_id: 'fan-end', status: 'done' });
     await Promise.all(fanClients.map((client) => client.next(isUpdateFor('fan-end'), 15_000)));
 
     fanClients.forEach((client, index) => {
@@ -214,7 +182,7 @@ describe('delivery', () => {
 
   it('stops a task’s updates at the unsubscribe confirmation, mid-stream', async () => {
     await noConnections();
-    const [leaving, staying] = await Promise.all([connect(), connect()]);
+    const [leaving, staying] = await Promise.all([fixture.connect(), fixture.connect()]);
     await subscribeAll(leaving, ['mid-x', 'mid-end']);
     await subscribeAll(staying, ['mid-x', 'mid-end']);
 
@@ -227,7 +195,7 @@ describe('delivery', () => {
     await leaving.next((m) => m.type === 'unsubscribed' && m.task_id === 'mid-x');
     // Published after the server confirmed: none of these may reach the client that left.
     await publishAll(range(200).map((seq) => ({ task_id: 'mid-x', seq: 200 + seq })));
-    await publish({ task_id: 'mid-end', status: 'done' });
+    await fixture.publish({ task_id: 'mid-end', status: 'done' });
     await Promise.all([leaving, staying].map((client) => client.next(isUpdateFor('mid-end'))));
 
     assert.deepEqual(seqs(staying, 'mid-x'), range(400));
@@ -241,50 +209,54 @@ describe('delivery', () => {
       'no update of the task after the unsubscribe confirmation',
     );
 
-    const stats = await getStats(gateway.httpUrl);
+    const stats = await getStats(fixture.httpUrl);
     assert.equal(stats.total_subscriptions, 3);
     assert.deepEqual(stats.connections_per_task, { 'mid-end': 2, 'mid-x': 1 });
   });
 
   it('forgets every subscription of a client that disconnects, cleanly or abruptly', async () => {
     await noConnections();
-    const [clean, abrupt, last] = await Promise.all([connect(), connect(), connect()]);
+    const [clean, abrupt, last] = await Promise.all([
+      fixture.connect(),
+      fixture.connect(),
+      fixture.connect(),
+    ]);
     await subscribeAll(clean, ['dc-a', 'dc-b']);
     await subscribeAll(abrupt, ['dc-a', 'dc-c']);
     await subscribeAll(last, ['dc-a']);
 
-    let stats = await getStats(gateway.httpUrl);
+    let stats = await getStats(fixture.httpUrl);
     assert.equal(stats.total_connections, 3);
     assert.equal(stats.total_subscriptions, 5);
     assert.equal(stats.tasks_with_subscribers, 3);
     assert.deepEqual(stats.connections_per_task, { 'dc-a': 3, 'dc-b': 1, 'dc-c': 1 });
 
     await clean.close();
-    stats = await waitForStats(gateway.httpUrl, (s) => s.total_connections === 2, '2 connections');
+    stats = await waitForStats(fixture.httpUrl, (s) => s.total_connections === 2, '2 connections');
     assert.equal(stats.total_subscriptions, 3);
     assert.equal(stats.tasks_with_subscribers, 2);
     assert.deepEqual(stats.connections_per_task, { 'dc-a': 2, 'dc-c': 1 });
 
     abrupt.socket.terminate(); // no close handshake: the server sees a reset TCP connection
     await abrupt.closed;
-    stats = await waitForStats(gateway.httpUrl, (s) => s.total_connections === 1, '1 connection');
+    stats = await waitForStats(fixture.httpUrl, (s) => s.total_connections === 1, '1 connection');
     assert.equal(stats.total_subscriptions, 1);
     assert.equal(stats.tasks_with_subscribers, 1);
     assert.deepEqual(stats.connections_per_task, { 'dc-a': 1 });
 
     // Updates for the tasks the departed clients held are no longer routed anywhere.
     const before = stats;
-    await publish({ task_id: 'dc-b', seq: 0 });
-    await publish({ task_id: 'dc-c', seq: 0 });
-    await publish({ task_id: 'dc-a', seq: 0 });
+    await fixture.publish({ task_id: 'dc-b', seq: 0 });
+    await fixture.publish({ task_id: 'dc-c', seq: 0 });
+    await fixture.publish({ task_id: 'dc-a', seq: 0 });
     await last.next(isUpdateFor('dc-a'));
-    const afterPublish = await getStats(gateway.httpUrl);
+    const afterPublish = await getStats(fixture.httpUrl);
     assert.equal(afterPublish.messages.unrouted - before.messages.unrouted, 2);
     assert.equal(afterPublish.messages.routed - before.messages.routed, 1);
     assert.equal(afterPublish.frames_delivered - before.frames_delivered, 1);
 
     await last.close();
-    stats = await waitForStats(gateway.httpUrl, (s) => s.total_connections === 0, '0 connections');
+    stats = await waitForStats(fixture.httpUrl, (s) => s.total_connections === 0, '0 connections');
     assert.equal(stats.total_subscriptions, 0);
     assert.equal(stats.tasks_with_subscribers, 0);
     assert.deepEqual(stats.connections_per_task, {});

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import type { ServerMessage } from '@task-status/client/protocol';
 import { getJson, getStats } from '../support/gateway-stats.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { CHANNEL, useGateway } from '../support/use-gateway.js';
 import { WsTestClient } from '../support/ws-test-client.js';
-
-const CHANNEL = 'task_status_updates';
 
 function isUpdateFor(taskId: string): (message: ServerMessage) => boolean {
   return (m) => m.type === 'status_update' && m.task_id === taskId;
@@ -40,31 +36,23 @@ const MALFORMED: Array<{ name: string; payload: string; reason: string }> = [
 ];
 
 describe('untrusted input on the Redis channel', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
+  const fixture = useGateway();
+  // One client for the whole suite (the tests build on what it received), so not one of the
+  // fixture's per-test clients.
   let watcher: WsTestClient;
 
   before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({ redisUrl: redis.url });
-    watcher = await WsTestClient.connect(gateway.wsUrl);
+    watcher = await WsTestClient.connect(fixture.wsUrl);
     await watcher.subscribe('good-task');
   });
 
-  after(async () => {
-    await watcher?.close();
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
-  });
+  after(() => watcher?.close());
 
   const goodSeqs = () =>
     watcher.updates('good-task').map((m) => (m.type === 'status_update' ? m.data.seq : undefined));
 
   it('drops malformed messages, counts them by reason and keeps the good ones flowing in order', async () => {
-    const statsBefore = await getStats(gateway.httpUrl);
+    const statsBefore = await getStats(fixture.httpUrl);
     assert.equal(statsBefore.messages.received, 0);
 
     // good 0, bad, good 1, bad, ..., then the large unwatched one, then the last good one.
@@ -79,7 +67,7 @@ describe('untrusted input on the Redis channel', () => {
       // Not a terminal status: the later tests publish to the same task.
       JSON.stringify({ task_id: 'good-task', status: 'processing', seq: MALFORMED.length }),
     );
-    const pipeline = publisher.pipeline();
+    const pipeline = fixture.publisher.pipeline();
     for (const payload of payloads) pipeline.publish(CHANNEL, payload);
     await pipeline.exec();
 
@@ -92,7 +80,7 @@ describe('untrusted input on the Redis channel', () => {
     );
     assert.equal(watcher.received.filter((m) => m.type === 'error').length, 0);
 
-    const stats = await getStats(gateway.httpUrl);
+    const stats = await getStats(fixture.httpUrl);
     const expectedDrops: Record<string, number> = {
       invalid_json: 0,
       not_an_object: 0,
@@ -108,10 +96,10 @@ describe('untrusted input on the Redis channel', () => {
     assert.equal(stats.frames_delivered, goodCount);
 
     // Still healthy, and still accepting new clients.
-    const health = await getJson<{ status: string }>(`${gateway.httpUrl}/health`);
+    const health = await getJson<{ status: string }>(`${fixture.httpUrl}/health`);
     assert.equal(health.status, 200);
     assert.equal(health.body.status, 'healthy');
-    const newcomer = await WsTestClient.connect(gateway.wsUrl);
+    const newcomer = await fixture.connect();
     await newcomer.ping();
     await newcomer.close();
   });
@@ -119,7 +107,7 @@ describe('untrusted input on the Redis channel', () => {
   it('passes a __proto__ key through as plain data without polluting any prototype', async () => {
     const payload =
       '{"task_id":"good-task","status":"processing","__proto__":{"polluted":true},"seq":"proto"}';
-    await publisher.publish(CHANNEL, payload);
+    await fixture.publisher.publish(CHANNEL, payload);
     const update = await watcher.next(isUpdateFor('good-task'));
     assert.ok(update.type === 'status_update');
     assert.equal(update.data.seq, 'proto');
@@ -136,15 +124,16 @@ describe('untrusted input on the Redis channel', () => {
   });
 
   it('ignores messages published on another channel', async () => {
-    const statsBefore = await getStats(gateway.httpUrl);
+    const statsBefore = await getStats(fixture.httpUrl);
     const foreign = JSON.stringify({ task_id: 'good-task', status: 'foreign', seq: 'foreign' });
     for (const channel of ['other_channel', `${CHANNEL}:extra`, 'TASK_STATUS_UPDATES']) {
-      assert.equal(await publisher.publish(channel, foreign), 0, `nobody listens on ${channel}`);
+      assert.equal(
+        await fixture.publisher.publish(channel, foreign),
+        0,
+        `nobody listens on ${channel}`,
+      );
     }
-    await publisher.publish(
-      CHANNEL,
-      JSON.stringify({ task_id: 'good-task', status: 'sentinel', seq: 'sentinel' }),
-    );
+    await fixture.publish({ task_id: 'good-task', status: 'sentinel', seq: 'sentinel' });
     const next = await watcher.next(isUpdateFor('good-task'));
     assert.ok(next.type === 'status_update');
     assert.equal(next.data.seq, 'sentinel');
@@ -154,7 +143,7 @@ describe('untrusted input on the Redis channel', () => {
       0,
     );
 
-    const stats = await getStats(gateway.httpUrl);
+    const stats = await getStats(fixture.httpUrl);
     assert.equal(stats.messages.received - statsBefore.messages.received, 1);
   });
 });

@@ -2,15 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { getStats, waitForStats, type GatewayStats } from '../support/gateway-stats.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { startTestApp } from '../support/test-app.js';
+import { CHANNEL, useGateway } from '../support/use-gateway.js';
 import { waitUntil, withTimeout } from '../support/with-timeout.js';
 import { WsTestClient } from '../support/ws-test-client.js';
-
-const CHANNEL = 'task_status_updates';
 
 /** A masked client text frame (payloads under 126 bytes). */
 function textFrame(text: string): Buffer {
@@ -79,15 +76,8 @@ function frameCounts(before: GatewayStats, after: GatewayStats) {
 const CLOSE_GRACE_MS = 30_000;
 
 describe('slow consumers', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({
-      redisUrl: redis.url,
+  const fixture = useGateway({
+    settings: {
       backpressureBytes: 256 * 1024,
       slowClientMaxBytes: 1024 * 1024,
       canaryIntervalMs: 0,
@@ -95,19 +85,13 @@ describe('slow consumers', () => {
       // These tests stall clients on purpose; the stall limit has its own test below.
       slowClientStallMs: 0,
       slowClientCloseGraceMs: CLOSE_GRACE_MS,
-    });
-  });
-
-  after(async () => {
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
+    },
   });
 
   /** Publishes `count` updates of about `size` bytes for a task, pipelined. */
   async function flood(taskId: string, count: number, size: number, final?: string, firstSeq = 0) {
     const pad = 'x'.repeat(size);
-    const pipeline = publisher.pipeline();
+    const pipeline = fixture.publisher.pipeline();
     for (let seq = firstSeq; seq < firstSeq + count; seq += 1) {
       const status = seq === firstSeq + count - 1 && final ? final : 'processing';
       pipeline.publish(CHANNEL, JSON.stringify({ task_id: taskId, status, seq, pad }));
@@ -116,10 +100,10 @@ describe('slow consumers', () => {
   }
 
   it('holds back and coalesces frames for a client that stops reading, without holding up readers', async () => {
-    const stalled = await stalledSubscriber(gateway.port, ['shared']);
-    const reader = await WsTestClient.connect(gateway.wsUrl);
+    const stalled = await stalledSubscriber(fixture.gateway.port, ['shared']);
+    const reader = await fixture.connect();
     await reader.subscribe('shared');
-    const before = await getStats(gateway.httpUrl);
+    const before = await getStats(fixture.httpUrl);
 
     // ~13 MB for the task: far more than the kernel buffers of the stalled connection take.
     const count = 400;
@@ -137,7 +121,7 @@ describe('slow consumers', () => {
       [...seqs].sort((a, b) => a - b),
       'in order, whatever was coalesced',
     );
-    const stats = await getStats(gateway.httpUrl);
+    const stats = await getStats(fixture.httpUrl);
     assert.ok(stats.slow_consumers.detected >= 1, JSON.stringify(stats.slow_consumers));
     assert.ok(stats.slow_consumers.frames_coalesced > 0, JSON.stringify(stats.slow_consumers));
     assert.equal(
@@ -160,7 +144,7 @@ describe('slow consumers', () => {
       'the stalled client to catch up',
     );
     // Every frame offered to the two sockets was written or coalesced away, and counted once.
-    assert.deepEqual(frameCounts(before, await getStats(gateway.httpUrl)), {
+    assert.deepEqual(frameCounts(before, await getStats(fixture.httpUrl)), {
       offered: 2 * count,
       dropped: 0,
     });
@@ -170,13 +154,13 @@ describe('slow consumers', () => {
 
   it('closes with 1013 a stalled client whose held-back frames pass the bound; the client gets the code and reason once it reads again', async () => {
     const tasks = Array.from({ length: 20 }, (_, i) => `wide-${i}`);
-    const stalled = await pausedSubscriber(gateway.wsUrl, tasks);
-    const reader = await WsTestClient.connect(gateway.wsUrl);
+    const stalled = await pausedSubscriber(fixture.wsUrl, tasks);
+    const reader = await fixture.connect();
     await reader.subscribe('wide-0');
-    const before = await getStats(gateway.httpUrl);
+    const before = await getStats(fixture.httpUrl);
     const routed = async (count: number) =>
       waitForStats(
-        gateway.httpUrl,
+        fixture.httpUrl,
         (stats) => stats.messages.routed - before.messages.routed === count,
         `${count} updates routed`,
         15_000,
@@ -208,7 +192,7 @@ describe('slow consumers', () => {
     const close = await withTimeout(stalled.closed, 15_000, 'the close at the client');
     assert.deepEqual(close, { code: 1013, reason: 'Client too slow to keep up' });
     await waitForStats(
-      gateway.httpUrl,
+      fixture.httpUrl,
       (s) => s.total_connections === 1 && s.connections_per_task['wide-5'] === undefined,
       'only the reader left, the subscriptions of the slow client gone',
     );
@@ -219,7 +203,7 @@ describe('slow consumers', () => {
       (m) => m.type === 'status_update' && m.data.seq === sharedWithReader - 1,
       15_000,
     );
-    const counts = frameCounts(before, await getStats(gateway.httpUrl));
+    const counts = frameCounts(before, await getStats(fixture.httpUrl));
     assert.equal(counts.offered, published + sharedWithReader, JSON.stringify(counts));
     assert.ok(counts.dropped >= 1, 'the frames held at the close are dropped, not delivered');
     await reader.ping();
@@ -228,7 +212,7 @@ describe('slow consumers', () => {
 
   it('closes with 1013 a held-back client that reads nothing for WS_SLOW_CLIENT_STALL_MS; a client that then reads slowly gets the code and reason', async () => {
     const quick = await startTestApp({
-      redisUrl: redis.url,
+      redisUrl: fixture.redis.url,
       backpressureBytes: 256 * 1024,
       // The reader can be held back too while the flood lasts: a stall limit of seconds, so that a
       // busy machine's slow turn cannot make it look like a client that stopped reading.
@@ -273,7 +257,7 @@ describe('slow consumers', () => {
 
   it('cuts off a closed slow client that reads nothing during the close grace (1006 at the client)', async () => {
     const quick = await startTestApp({
-      redisUrl: redis.url,
+      redisUrl: fixture.redis.url,
       backpressureBytes: 256 * 1024,
       slowClientStallMs: 300,
       slowClientCloseGraceMs: 200,
