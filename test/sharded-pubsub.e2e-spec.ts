@@ -73,7 +73,12 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
       rateLimitPerSecond: 0,
     } as const;
     [one, two] = await Promise.all([
-      startTestApp({ ...settings, instanceId: 'sharded-one', canaryIntervalMs: 100 }),
+      startTestApp({
+        ...settings,
+        instanceId: 'sharded-one',
+        canaryIntervalMs: 100,
+        demoPublishEnabled: true,
+      }),
       startTestApp({ ...settings, instanceId: 'sharded-two', canaryIntervalMs: 0 }),
     ]);
   });
@@ -285,5 +290,24 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
     assert.equal(update.type === 'status_update' && update.data.message, 'hello');
     const stored = await publisher.get(shardKeyOf('task:status:', 'cli-task', PARTITIONS));
     assert.equal((JSON.parse(stored ?? '{}') as { progress?: number }).progress, 40);
+  });
+
+  it('the demo simulator publishes in the sharded layout', async () => {
+    const client = await connect(one);
+    await client.subscribe('demo-sharded');
+    const response = await fetch(`${one.httpUrl}/demo/simulate`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ task_id: 'demo-sharded', step_ms: 50 }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(response.status, 202);
+    await waitUntil(
+      () => lastVersion(client, 'demo-sharded') === 7,
+      WAIT_MS,
+      'the simulated task to complete',
+    );
+    const stored = await publisher.get(shardKeyOf('task:status:', 'demo-sharded', PARTITIONS));
+    assert.equal((JSON.parse(stored ?? '{}') as { status?: string }).status, 'completed');
   });
 });
