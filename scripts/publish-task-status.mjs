@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run publish -- <task_id> <status> <progress> [message]`: stores and publishes one task
 // update the way backends do (client/src/publisher.ts), to test a gateway by hand. Reads REDIS_URL,
-// REDIS_PUBSUB_CHANNEL and TASK_STATUS_KEY_PREFIX from the environment, then .env, like the service.
+// REDIS_PUBSUB_CHANNEL, REDIS_PUBSUB_MODE, REDIS_PARTITIONS and TASK_STATUS_KEY_PREFIX from the
+// environment, then .env, like the service.
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'dotenv';
 import { Redis } from 'ioredis';
@@ -14,8 +15,11 @@ const USAGE = `usage: npm run publish -- <task_id> <status> <progress> [message]
   message   optional text
 
 Sets task:status:<task_id> (TTL 3600 s) and publishes on the channel, in one MULTI/EXEC.
+With REDIS_PUBSUB_MODE=sharded: sets task:status:{p}:<task_id> and SPUBLISHes on
+<channel>:{p}:<task_id>, p = CRC-32(task_id) mod REDIS_PARTITIONS, in one MULTI/EXEC.
 Environment (or .env): REDIS_URL (default redis://localhost:6379/0),
-REDIS_PUBSUB_CHANNEL (default task_status_updates), TASK_STATUS_KEY_PREFIX (default task:status:;
+REDIS_PUBSUB_CHANNEL (default task_status_updates), REDIS_PUBSUB_MODE (channel or sharded;
+default channel), REDIS_PARTITIONS (default 1024), TASK_STATUS_KEY_PREFIX (default task:status:;
 empty: publish only).`;
 
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -33,6 +37,8 @@ function settings() {
   return {
     redisUrl: value('REDIS_URL', 'redis://localhost:6379/0'),
     channel: value('REDIS_PUBSUB_CHANNEL', 'task_status_updates'),
+    mode: value('REDIS_PUBSUB_MODE', 'channel').trim().toLowerCase(),
+    partitionsText: value('REDIS_PARTITIONS', '1024'),
     // As in the service, an empty prefix is a value: no state key.
     keyPrefix: env.TASK_STATUS_KEY_PREFIX ?? 'task:status:',
   };
@@ -79,7 +85,16 @@ if (progressText.trim() === '' || !Number.isFinite(progress)) {
   usageError(`progress must be a number, got ${JSON.stringify(progressText)}`);
 }
 
-const { redisUrl, channel, keyPrefix } = settings();
+const { redisUrl, channel, mode, partitionsText, keyPrefix } = settings();
+if (mode !== 'channel' && mode !== 'sharded') {
+  usageError(`REDIS_PUBSUB_MODE must be channel or sharded, got ${JSON.stringify(mode)}`);
+}
+const partitions = Number(partitionsText);
+if (!Number.isInteger(partitions) || partitions < 1 || partitions > 16384) {
+  usageError(
+    `REDIS_PARTITIONS must be an integer from 1 to 16384, got ${JSON.stringify(partitionsText)}`,
+  );
+}
 const redis = new Redis(redisUrl, {
   lazyConnect: true,
   connectTimeout: CONNECT_TIMEOUT_MS,
@@ -99,18 +114,21 @@ try {
   const result = await publishTaskStatus(
     redis,
     { task_id: taskId, status, progress, message },
-    { channel, keyPrefix },
+    { channel, keyPrefix, mode, partitions },
   );
   const stored = result.key
     ? `stored in ${result.key} (TTL 3600 s)`
     : 'no state key (empty prefix)';
   console.log(
-    `published on ${channel} at ${redactedUrl(redisUrl)} to ${result.receivers} subscriber(s); ${stored}\n${result.payload}`,
+    `published on ${result.channel} at ${redactedUrl(redisUrl)} to ${result.receivers} subscriber(s); ${stored}\n${result.payload}`,
   );
   if (result.receivers === 0) {
     console.error(
-      `warning: nothing is subscribed to ${channel} on this Redis: no gateway received the update ` +
-        '(check REDIS_URL and REDIS_PUBSUB_CHANNEL against GET /ws/stats of the gateway)',
+      `warning: nothing is subscribed to ${result.channel} on this Redis: no gateway received the update ` +
+        (mode === 'sharded'
+          ? '(in sharded mode a gateway subscribes only while a client watches the task; check ' +
+            'REDIS_URL, REDIS_PUBSUB_CHANNEL and REDIS_PARTITIONS against the gateway)'
+          : '(check REDIS_URL and REDIS_PUBSUB_CHANNEL against GET /ws/stats of the gateway)'),
     );
   }
   await redis.quit();

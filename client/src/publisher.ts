@@ -1,7 +1,15 @@
 // The package's `./publisher` entry point, for backends (Node); browsers never load it.
 import { TASK_ID_PATTERN } from './protocol.js';
+import {
+  DEFAULT_PARTITIONS,
+  partitionOf,
+  shardChannelOf,
+  shardKeyOf,
+  type PubSubMode,
+} from './sharded-layout.js';
 
-export { TASK_ID_PATTERN };
+export { TASK_ID_PATTERN, DEFAULT_PARTITIONS, partitionOf, shardChannelOf, shardKeyOf };
+export type { PubSubMode };
 
 export const DEFAULT_CHANNEL = 'task_status_updates';
 export const DEFAULT_KEY_PREFIX = 'task:status:';
@@ -11,6 +19,8 @@ export const DEFAULT_TTL_SECONDS = 3600;
 export interface RedisTransactionLike {
   set(key: string, value: string, secondsToken: 'EX', seconds: number): RedisTransactionLike;
   publish(channel: string, message: string): RedisTransactionLike;
+  /** Needed in `sharded` mode only (Redis 7). */
+  spublish?(shardChannel: string, message: string): RedisTransactionLike;
   exec(): Promise<[error: Error | null, result: unknown][] | null>;
 }
 
@@ -32,9 +42,17 @@ export interface TaskStatusUpdate {
 }
 
 export interface PublishTaskStatusOptions {
-  /** Pub/sub channel the gateway listens to. Default `task_status_updates`. */
+  /**
+   * The gateway's `REDIS_PUBSUB_MODE`. `channel` (default): PUBLISH on `channel`, key
+   * `{prefix}{task_id}`. `sharded`: SPUBLISH on `{channel}:{p}:{task_id}`, key
+   * `{prefix}{p}:{task_id}`, p = partitionOf(task_id, partitions): one slot, so one MULTI holds both.
+   */
+  mode?: PubSubMode;
+  /** The gateway's `REDIS_PARTITIONS`, in `sharded` mode. Default 1024. */
+  partitions?: number;
+  /** Pub/sub channel the gateway listens to (the base name in `sharded` mode). Default `task_status_updates`. */
   channel?: string;
-  /** Prefix of the state key (`{prefix}{task_id}`). Default `task:status:`; `''` sets no key. */
+  /** Prefix of the state key. Default `task:status:`; `''` sets no key. */
   keyPrefix?: string;
   /** Lifetime of the state key, in whole seconds. Default 3600. */
   ttlSeconds?: number;
@@ -45,10 +63,11 @@ export interface PublishTaskStatusOptions {
 export interface PublishTaskStatusResult {
   /** The exact JSON written to the key and published. */
   payload: string;
-  channel: string;
   /** The state key, unless `keyPrefix` was empty. */
   key: string | undefined;
-  /** PUBLISH's answer: how many subscribers (gateway instances, usually) received it. */
+  /** The channel it was published on: the shard channel of the task in `sharded` mode. */
+  channel: string;
+  /** PUBLISH's (SPUBLISH's) answer: how many subscribers (gateway instances, usually) received it. */
   receivers: number;
 }
 
@@ -73,28 +92,49 @@ export function formatTaskStatus(update: TaskStatusUpdate, now: Date = new Date(
 /**
  * Writes a task's state where the gateway finds it: `SET {prefix}{task_id} {json} EX {ttl}` (the
  * snapshot a subscriber gets) and `PUBLISH {channel} {json}` (the live update), in one MULTI/EXEC
- * so that no reader sees one without the other.
+ * so that no reader sees one without the other. In `sharded` mode the key and the shard channel
+ * carry the task's partition and the update goes out with SPUBLISH (see `mode`).
  */
 export async function publishTaskStatus(
   redis: RedisLike,
   update: TaskStatusUpdate,
   options: PublishTaskStatusOptions = {},
 ): Promise<PublishTaskStatusResult> {
-  const channel = options.channel ?? DEFAULT_CHANNEL;
+  const baseChannel = options.channel ?? DEFAULT_CHANNEL;
   const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
-  if (typeof channel !== 'string' || channel === '') {
+  const mode = options.mode ?? 'channel';
+  const partitions = options.partitions ?? DEFAULT_PARTITIONS;
+  if (typeof baseChannel !== 'string' || baseChannel === '') {
     throw new TypeError('channel must be a non-empty string');
   }
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
     throw new RangeError('ttlSeconds must be a positive integer');
   }
+  if (mode !== 'channel' && mode !== 'sharded') {
+    throw new TypeError(`mode must be 'channel' or 'sharded', got ${JSON.stringify(mode)}`);
+  }
+  if (!Number.isInteger(partitions) || partitions < 1) {
+    throw new RangeError('partitions must be a positive integer');
+  }
   const payload = formatTaskStatus(update, (options.now ?? (() => new Date()))());
-  const key = keyPrefix === '' ? undefined : `${keyPrefix}${update.task_id}`;
+  const taskId = update.task_id;
+  const sharded = mode === 'sharded';
+  const channel = sharded ? shardChannelOf(baseChannel, taskId, partitions) : baseChannel;
+  let key: string | undefined;
+  if (keyPrefix !== '') {
+    key = sharded ? shardKeyOf(keyPrefix, taskId, partitions) : `${keyPrefix}${taskId}`;
+  }
 
   let transaction = redis.multi();
   if (key !== undefined) transaction = transaction.set(key, payload, 'EX', ttlSeconds);
-  const replies = await transaction.publish(channel, payload).exec();
+  if (sharded) {
+    if (!transaction.spublish) throw new TypeError('sharded mode needs a client with spublish');
+    transaction = transaction.spublish(channel, payload);
+  } else {
+    transaction = transaction.publish(channel, payload);
+  }
+  const replies = await transaction.exec();
   if (replies === null) throw new Error('Redis aborted the MULTI/EXEC transaction');
   for (const [error] of replies) if (error) throw error;
   const receivers = replies[replies.length - 1]?.[1];

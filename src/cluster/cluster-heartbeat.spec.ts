@@ -24,7 +24,12 @@ function build() {
     status,
     new RateLimitCounters(),
     new ReportedLimits(),
-    { url: 'redis://localhost:6379/0', channel: 'updates' },
+    {
+      url: 'redis://localhost:6379/0',
+      channel: 'updates',
+      pubsubMode: 'channel',
+      partitions: 1024,
+    },
     'gateway-1',
   );
   // snapshot() never touches Redis.

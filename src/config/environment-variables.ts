@@ -1,3 +1,4 @@
+import { PUBSUB_MODES, type PubSubMode } from '@task-status/client/sharded-layout';
 import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -83,6 +84,19 @@ export class EnvironmentVariables {
   @MaxLength(256)
   @IsOptional()
   REDIS_PUBSUB_CHANNEL?: string;
+
+  /** `channel` (one channel for every task) or `sharded` (a shard channel per task, Redis 7). */
+  @Transform(lowerCase)
+  @IsIn(PUBSUB_MODES, { message: `REDIS_PUBSUB_MODE must be one of ${PUBSUB_MODES.join(', ')}` })
+  @IsOptional()
+  REDIS_PUBSUB_MODE?: PubSubMode;
+
+  /** Partitions of the sharded layout; must equal the publishers'. More than the 16,384 slots buys nothing. */
+  @IsInt()
+  @Min(1)
+  @Max(16_384)
+  @IsOptional()
+  REDIS_PARTITIONS?: number;
 
   @IsInt()
   @Min(1)

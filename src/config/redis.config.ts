@@ -5,7 +5,12 @@ import { environment } from './environment.js';
 
 /** The options as the environment sets them; unset variables stay undefined (the module's default). */
 export function redisOptionsFromEnvironment(env: EnvironmentVariables): RedisOptions {
-  return { url: env.REDIS_URL, channel: env.REDIS_PUBSUB_CHANNEL };
+  return {
+    url: env.REDIS_URL,
+    channel: env.REDIS_PUBSUB_CHANNEL,
+    pubsubMode: env.REDIS_PUBSUB_MODE,
+    partitions: env.REDIS_PARTITIONS,
+  };
 }
 
 export const redisConfig = registerAs('redis', () => redisOptionsFromEnvironment(environment()));

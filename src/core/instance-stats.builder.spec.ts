@@ -23,7 +23,12 @@ function build() {
     status,
     rateLimits,
     limits,
-    { url: 'redis://localhost:6379/0', channel: 'updates' },
+    {
+      url: 'redis://localhost:6379/0',
+      channel: 'updates',
+      pubsubMode: 'channel',
+      partitions: 1024,
+    },
     'gateway-1',
   );
   return { builder, registry, counters, admission, status, rateLimits, limits };

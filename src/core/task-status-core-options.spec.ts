@@ -10,7 +10,12 @@ describe('resolveCoreOptions', () => {
 
     // Assert
     assert.deepEqual(options, {
-      redis: { url: 'redis://localhost:6379/0', channel: 'task_status_updates' },
+      redis: {
+        url: 'redis://localhost:6379/0',
+        channel: 'task_status_updates',
+        pubsubMode: 'channel',
+        partitions: 1024,
+      },
       instanceId: `${hostname()}-${process.pid}`,
       taskState: {
         snapshotKeyPrefix: 'task:status:',
@@ -46,7 +51,12 @@ describe('resolveCoreOptions', () => {
   it('lets explicit values win over the defaults', () => {
     // Arrange
     const explicit: ResolvedCoreOptions = {
-      redis: { url: 'rediss://redis.example.com:6380/1', channel: 'other_channel' },
+      redis: {
+        url: 'rediss://redis.example.com:6380/1',
+        channel: 'other_channel',
+        pubsubMode: 'sharded',
+        partitions: 64,
+      },
       instanceId: 'gateway-a',
       taskState: { snapshotKeyPrefix: '', terminalStatuses: ['done'], resyncBatchSize: 10 },
       delivery: {

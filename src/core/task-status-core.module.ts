@@ -13,6 +13,7 @@ import { CANARY_OPTIONS } from '../outbound/canary-options.js';
 import { DataPathCanary } from '../outbound/data-path-canary.js';
 import { DELIVERY_OPTIONS } from '../outbound/delivery-options.js';
 import { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
+import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
 import { SlowConsumerGuard } from '../outbound/slow-consumer-guard.js';
 import { LiveUpdateRelay } from '../outbound/live-update-relay.js';
 import {
@@ -27,6 +28,7 @@ import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 import { InstanceStatsBuilder } from './instance-stats.builder.js';
 import { ReportedLimits } from './reported-limits.js';
 import {
@@ -110,6 +112,12 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
           }),
         ),
     },
+    {
+      provide: TaskChannelLayout,
+      inject: [REDIS_OPTIONS],
+      useFactory: (redis: ResolvedRedisOptions) => new TaskChannelLayout(redis),
+    },
+    ShardChannelSubscriptions,
     TaskSnapshotReader,
     {
       provide: TaskStateTracker,
@@ -145,6 +153,8 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     RateLimitCounters,
     RedisSubscriptionStatus,
     RedisCommandClient,
+    TaskChannelLayout,
+    ShardChannelSubscriptions,
     TaskSnapshotReader,
     LiveUpdateRelay,
     TaskUpdateDelivery,

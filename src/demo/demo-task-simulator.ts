@@ -5,7 +5,7 @@ import {
   TASK_STATE_OPTIONS,
   type ResolvedTaskStateOptions,
 } from '../outbound/task-state-options.js';
-import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
+import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 
 /** The fake task's states, published one per step. */
 const STEPS = [
@@ -50,7 +50,7 @@ export class DemoTaskSimulator implements OnModuleDestroy {
 
   constructor(
     @Inject(TASK_STATE_OPTIONS) private readonly taskState: ResolvedTaskStateOptions,
-    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
+    private readonly layout: TaskChannelLayout,
     private readonly redis: RedisCommandClient,
   ) {}
 
@@ -113,13 +113,17 @@ export class DemoTaskSimulator implements OnModuleDestroy {
     const transaction = this.redis.connection.multi();
     if (this.taskState.snapshotKeyPrefix !== '') {
       transaction.set(
-        `${this.taskState.snapshotKeyPrefix}${taskId}`,
+        this.layout.keyOf(this.taskState.snapshotKeyPrefix, taskId),
         json,
         'EX',
         STATE_TTL_SECONDS,
       );
     }
-    const replies = await transaction.publish(this.redisOptions.channel, json).exec();
+    // In sharded mode the key and the shard channel share a slot, so one MULTI holds both.
+    const channel = this.layout.channelOf(taskId);
+    if (this.layout.sharded) transaction.spublish(channel, json);
+    else transaction.publish(channel, json);
+    const replies = await transaction.exec();
     const failed = replies?.find(([error]) => error !== null)?.[0];
     if (failed) throw failed;
   }

@@ -150,7 +150,7 @@ export class TaskStatusGateway
       );
     }
     // Sent after this answer: the read needs a round trip to Redis, the answer does not.
-    if (result === 'subscribed') void this.delivery.sendSnapshot(client, task_id);
+    if (result === 'subscribed') void this.delivery.subscribed(client, task_id);
     return { type: 'subscribed', task_id, message: 'Successfully subscribed' };
   }
 

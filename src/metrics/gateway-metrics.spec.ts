@@ -27,7 +27,12 @@ function build() {
     status,
     rateLimits,
     new ReportedLimits(),
-    { url: 'redis://localhost:6379/0', channel: 'task_status_updates' },
+    {
+      url: 'redis://localhost:6379/0',
+      channel: 'task_status_updates',
+      pubsubMode: 'channel',
+      partitions: 1024,
+    },
     'metrics-spec',
   );
   const gatewayMetrics = new GatewayMetrics(instanceStats, relay);

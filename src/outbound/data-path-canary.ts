@@ -9,8 +9,8 @@ import type { TaskStatusData } from '@task-status/client/protocol';
 import { EventEmitter } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
-import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { CANARY_OPTIONS, type ResolvedCanaryOptions } from './canary-options.js';
 
 /** Task ids starting with this are reserved for canaries: never subscribable, never delivered. */
@@ -22,12 +22,15 @@ function now(): number {
 
 /**
  * Proves the data path, not just the connection: every interval it publishes a small message on
- * the very channel the updates use, and expects it back through the subscription. When one is
- * overdue, readiness fails and `stalled` is emitted so that the subscriber reconnects.
+ * the very channel the updates use (in sharded mode: SPUBLISH on its own task's shard channel,
+ * which the subscriber subscribes at connect), and expects it back through the subscription.
+ * When one is overdue, readiness fails and `stalled` is emitted so that the subscriber reconnects.
  */
 @Injectable()
 export class DataPathCanary implements OnModuleInit, OnModuleDestroy {
   readonly taskId: string;
+  /** The channel the canary is published on. */
+  readonly channel: string;
   readonly events = new EventEmitter<{ stalled: [] }>();
   private readonly logger = new Logger(DataPathCanary.name);
   private timer: NodeJS.Timeout | undefined;
@@ -35,12 +38,13 @@ export class DataPathCanary implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(CANARY_OPTIONS) private readonly options: ResolvedCanaryOptions,
-    @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
     @Inject(INSTANCE_ID) instanceId: string,
     private readonly status: RedisSubscriptionStatus,
     private readonly redis: RedisCommandClient,
+    private readonly layout: TaskChannelLayout,
   ) {
     this.taskId = CANARY_TASK_PREFIX + instanceId.replace(/[^A-Za-z0-9_.:-]/g, '_');
+    this.channel = layout.channelOf(this.taskId);
   }
 
   get enabled(): boolean {
@@ -87,10 +91,10 @@ export class DataPathCanary implements OnModuleInit, OnModuleDestroy {
     const first = this.pendingSince === undefined;
     if (first) this.pendingSince = at;
     try {
-      await this.redis.connection.publish(
-        this.redisOptions.channel,
-        JSON.stringify({ task_id: this.taskId, sent_at: at }),
-      );
+      const message = JSON.stringify({ task_id: this.taskId, sent_at: at });
+      await (this.layout.sharded
+        ? this.redis.connection.spublish(this.channel, message)
+        : this.redis.connection.publish(this.channel, message));
     } catch {
       // Not sent (Redis unreachable): nothing to wait for; the subscriber's state reports it.
       if (first && this.pendingSince === at) this.pendingSince = undefined;

@@ -12,6 +12,7 @@ import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { DataPathCanary } from './data-path-canary.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
+import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 
@@ -25,7 +26,9 @@ export interface RedisSubscriberEvents {
 
 /**
  * Owns the Redis subscriber connection: subscribes on every (re)connect, hands each message's
- * bytes to LiveUpdateRelay (the hot path), and resyncs stored states after a gap.
+ * bytes to LiveUpdateRelay (the hot path), and resyncs stored states after a gap. In `channel`
+ * mode it subscribes to the one channel; in `sharded` mode to the canary's shard channel and, via
+ * ShardChannelSubscriptions, to the channel of every task watched here.
  */
 @Injectable()
 export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdown {
@@ -40,11 +43,15 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     private readonly delivery: TaskUpdateDelivery,
     private readonly relay: LiveUpdateRelay,
     private readonly canary: DataPathCanary,
+    private readonly shardChannels: ShardChannelSubscriptions,
     connectionFactory: RedisConnectionFactory,
   ) {
     // Resubscription is done here on every 'ready', so that "subscribed" is known, not assumed.
+    // In sharded mode a (un)subscribe left over from the old connection must not be replayed
+    // after the resubscription: the wanted set may have changed meanwhile.
     this.connection = connectionFactory.create(options.url, 'subscriber', {
       autoResubscribe: false,
+      ...(shardChannels.enabled ? { autoResendUnfulfilledCommands: false } : {}),
     });
   }
 
@@ -54,8 +61,9 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     this.connection.on('error', (error: Error) => this.status.recordError(error));
     // Buffers: ioredis decodes a message to a string only for 'message' listeners, and most
     // messages are dropped by their task id before they need one.
-    this.connection.on('messageBuffer', (_channel: Buffer, payload: Buffer) =>
-      this.relay.relay(payload),
+    this.connection.on(
+      this.shardChannels.enabled ? 'smessageBuffer' : 'messageBuffer',
+      (_channel: Buffer, payload: Buffer) => this.relay.relay(payload),
     );
     this.canary.events.on('stalled', () => this.resubscribe());
     // Not awaited: starting while Redis is unreachable is allowed; ioredis keeps retrying.
@@ -70,10 +78,18 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
 
   private async subscribe(): Promise<void> {
     try {
-      await this.connection.subscribe(this.options.channel);
+      if (this.shardChannels.enabled) {
+        const canaryChannels = this.canary.enabled ? [this.canary.channel] : [];
+        await this.shardChannels.attach(this.connection, canaryChannels);
+        this.logger.log(
+          `Subscribed to ${this.shardChannels.channelCount} shard channel(s) of "${this.options.channel}"`,
+        );
+      } else {
+        await this.connection.subscribe(this.options.channel);
+        this.logger.log(`Subscribed to Redis channel "${this.options.channel}"`);
+      }
       this.status.markSubscribed();
       this.canary.reset();
-      this.logger.log(`Subscribed to Redis channel "${this.options.channel}"`);
       this.events.emit('subscribed');
       // Whatever was published while unsubscribed is gone from pub/sub; the stored states are not.
       void this.delivery.resync();
@@ -92,6 +108,7 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
   }
 
   private onConnectionLost(): void {
+    this.shardChannels.detach();
     if (this.stopping) return;
     const wasUp = this.status.isUp;
     this.status.markDisconnected();

@@ -1,17 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { once } from 'node:events';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
+import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
 
 /**
  * Reads the latest state publishers keep under `{snapshotKeyPrefix}{task_id}` (SETEX before
- * PUBLISH). A provider of its own so that tests can put a gate in front of it.
+ * PUBLISH), or `{snapshotKeyPrefix}{p}:{task_id}` in sharded mode. A provider of its own so that
+ * tests can put a gate in front of it.
  */
 @Injectable()
 export class TaskSnapshotReader {
   constructor(
     @Inject(TASK_STATE_OPTIONS) private readonly options: ResolvedTaskStateOptions,
     private readonly redis: RedisCommandClient,
+    private readonly layout: TaskChannelLayout,
   ) {}
 
   get enabled(): boolean {
@@ -35,11 +38,15 @@ export class TaskSnapshotReader {
   }
 
   read(taskId: string): Promise<string | null> {
-    return this.redis.connection.get(this.options.snapshotKeyPrefix + taskId);
+    return this.redis.connection.get(this.layout.keyOf(this.options.snapshotKeyPrefix, taskId));
   }
 
-  /** One MGET for many tasks; the answer is in the same order. */
+  /**
+   * One MGET for many tasks; the answer is in the same order. (In sharded mode the keys span
+   * slots, which a standalone Redis allows; a Redis Cluster would need one MGET per slot.)
+   */
   readMany(taskIds: readonly string[]): Promise<Array<string | null>> {
-    return this.redis.connection.mget(taskIds.map((id) => this.options.snapshotKeyPrefix + id));
+    const prefix = this.options.snapshotKeyPrefix;
+    return this.redis.connection.mget(taskIds.map((id) => this.layout.keyOf(prefix, id)));
   }
 }

@@ -4,6 +4,7 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
+import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
@@ -39,7 +40,18 @@ export class TaskUpdateDelivery {
     private readonly slowConsumers: SlowConsumerGuard,
     private readonly tracker: TaskStateTracker,
     private readonly live: LiveUpdateRelay,
+    private readonly shardChannels: ShardChannelSubscriptions,
   ) {}
+
+  /**
+   * A client's subscription to the task was just recorded: in sharded mode the task's channel is
+   * subscribed first (when this is its first watcher here), then the stored state is sent, so
+   * that every state is either in the snapshot or arrives live.
+   */
+  async subscribed(client: WebSocket, taskId: string): Promise<void> {
+    await this.shardChannels.watch(taskId);
+    await this.sendSnapshot(client, taskId);
+  }
 
   /**
    * Sends the stored state of a task to a client that just subscribed, marked `snapshot: true`,
@@ -106,9 +118,11 @@ export class TaskUpdateDelivery {
     this.forget(taskId);
   }
 
-  /** The task lost its last subscriber here. */
+  /** A subscriber of the task left; when it was the last one here, the task is forgotten. */
   forget(taskId: string): void {
-    if (!this.registry.subscribersOf(taskId)) this.tracker.forget(taskId);
+    if (this.registry.subscribersOf(taskId)) return;
+    this.tracker.forget(taskId);
+    this.shardChannels.unwatch(taskId);
   }
 
   private async runResync(): Promise<void> {

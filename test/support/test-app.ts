@@ -25,6 +25,8 @@ import { withTimeout } from './with-timeout.js';
 export interface TestAppOptions {
   redisUrl: string;
   channel?: string;
+  pubsubMode?: 'channel' | 'sharded';
+  partitions?: number;
   instanceId?: string;
   snapshotKeyPrefix?: string;
   terminalStatuses?: string[];
@@ -62,7 +64,12 @@ export interface TestAppOptions {
 
 export function coreOptionsOf(options: TestAppOptions): TaskStatusCoreOptions {
   return {
-    redis: { url: options.redisUrl, channel: options.channel },
+    redis: {
+      url: options.redisUrl,
+      channel: options.channel,
+      pubsubMode: options.pubsubMode,
+      partitions: options.partitions,
+    },
     instanceId: options.instanceId,
     taskState: {
       snapshotKeyPrefix: options.snapshotKeyPrefix,
