@@ -8,12 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { publishTaskStatus, shardChannelOf, shardKeyOf } from '@task-status/client/publisher';
 import type { ServerMessage } from '@task-status/client/protocol';
-import { RedisSubscriberService } from '../src/outbound/redis-subscriber.service.js';
-import { getStats } from './support/gateway-stats.js';
-import { RedisServer } from './support/redis-server.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
-import { waitUntil, withTimeout } from './support/with-timeout.js';
-import { WsTestClient } from './support/ws-test-client.js';
+import { RedisSubscriberService } from '../../src/outbound/redis-subscriber.service.js';
+import { getStats } from '../support/gateway-stats.js';
+import { RedisServer } from '../support/redis-server.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitUntil, withTimeout } from '../support/with-timeout.js';
+import { WsTestClient } from '../support/ws-test-client.js';
 
 const CHANNEL = 'task_status_updates';
 const PARTITIONS = 64;
