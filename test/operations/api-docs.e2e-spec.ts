@@ -3,11 +3,11 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setupApiDocs } from '../../src/api-docs/setup-api-docs.js';
 import { configureApplication } from '../../src/configure-application.js';
-import { RedisServer } from '../support/redis-server.js';
 import { gatewayModules, type TestAppOptions } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 import { withTimeout } from '../support/with-timeout.js';
 
 interface OpenApiDocument {
@@ -36,29 +36,17 @@ async function get(url: string): Promise<Response> {
 }
 
 describe('API docs at /docs', () => {
-  let redis: RedisServer;
-  let app: INestApplication;
-  let url: string;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    ({ app, url } = await startWithDocs({ redisUrl: redis.url }));
-  });
-
-  after(async () => {
-    await withTimeout(app?.close() ?? Promise.resolve(), 15_000, 'app.close()');
-    await redis?.stop();
-  });
+  const fixture = useGateway({ start: { beforeListen: (app) => setupApiDocs(app) } });
 
   it('serves Swagger UI', async () => {
-    const response = await get(`${url}/docs`);
+    const response = await get(`${fixture.httpUrl}/docs`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(await response.text(), /swagger-ui/i);
   });
 
   it('documents every HTTP endpoint in an OpenAPI document', async () => {
-    const response = await get(`${url}/docs-json`);
+    const response = await get(`${fixture.httpUrl}/docs-json`);
     assert.equal(response.status, 200);
     const document = (await response.json()) as OpenApiDocument;
     assert.match(document.openapi, /^3\./);
@@ -80,10 +68,10 @@ describe('API docs at /docs', () => {
   });
 
   it('documents what the endpoints really answer', async () => {
-    const response = await get(`${url}/docs-json`);
+    const response = await get(`${fixture.httpUrl}/docs-json`);
     const document = (await response.json()) as OpenApiDocument;
     for (const [path, operations] of Object.entries(document.paths)) {
-      const answer = await get(`${url}${path}`);
+      const answer = await get(`${fixture.httpUrl}${path}`);
       await answer.body?.cancel();
       assert.ok(
         String(answer.status) in operations.get.responses,
@@ -93,7 +81,7 @@ describe('API docs at /docs', () => {
   });
 
   it('leaves /metrics out when metrics are off', async () => {
-    const off = await startWithDocs({ redisUrl: redis.url, metrics: false });
+    const off = await startWithDocs({ redisUrl: fixture.redis.url, metrics: false });
     try {
       const document = (await (await get(`${off.url}/docs-json`)).json()) as OpenApiDocument;
       assert.equal(document.paths['/metrics'], undefined);

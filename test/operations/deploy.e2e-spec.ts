@@ -2,12 +2,11 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { getMetadataStorage } from 'class-validator';
 import { parse, parseAllDocuments } from 'yaml';
 import { EnvironmentVariables } from '../../src/config/environment-variables.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 
 // Paths are relative to the repository root, where the tests run.
 const K8S_DIR = resolve('deploy/k8s');
@@ -287,18 +286,7 @@ describe('deploy/k8s manifests', () => {
   });
 
   describe('against the running service', () => {
-    let redis: RedisServer;
-    let gateway: TestApp;
-
-    before(async () => {
-      redis = await RedisServer.start();
-      gateway = await startTestApp({ redisUrl: redis.url });
-    });
-
-    after(async () => {
-      await gateway?.close();
-      await redis?.stop();
-    });
+    const fixture = useGateway();
 
     it('answers 200 on the probe paths and the scrape path', async () => {
       const paths = new Set([
@@ -309,7 +297,7 @@ describe('deploy/k8s manifests', () => {
       ]);
       assert.deepEqual([...paths].sort(), ['/health/live', '/health/ready', '/metrics']);
       for (const path of paths) {
-        const response = await fetch(`${gateway.httpUrl}${path}`, {
+        const response = await fetch(`${fixture.httpUrl}${path}`, {
           signal: AbortSignal.timeout(5_000),
         });
         await response.body?.cancel();

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { CLOCK } from '../../src/clock/clock.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 import { waitUntil, withTimeout } from '../support/with-timeout.js';
 import { WsTestClient } from '../support/ws-test-client.js';
 
-const CHANNEL = 'task_status_updates';
 const HEARTBEAT_INTERVAL_MS = 200;
 
 interface Stats {
@@ -33,32 +30,16 @@ function pingsReceived(client: WsTestClient, count: number): Promise<void> {
 }
 
 describe('protocol-level heartbeat', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
-  const clients: WsTestClient[] = [];
   // The gateway beats when the test moves this clock: with a real 200 ms interval, a busy
   // machine could beat again before it had read a healthy client's pong, and drop it.
   const clock = new ManualClock();
-
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp(
-      { redisUrl: redis.url, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS },
-      { configure: (builder) => builder.overrideProvider(CLOCK).useValue(clock) },
-    );
-  });
-
-  after(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
+  const fixture = useGateway({
+    settings: { heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS },
+    start: { configure: (builder) => builder.overrideProvider(CLOCK).useValue(clock) },
   });
 
   const stats = async (): Promise<Stats> => {
-    const response = await fetch(`${gateway.httpUrl}/ws/stats`);
+    const response = await fetch(`${fixture.httpUrl}/ws/stats`);
     return (await response.json()) as Stats;
   };
 
@@ -78,10 +59,9 @@ describe('protocol-level heartbeat', () => {
 
   it('terminates a connection that does not answer pings and frees its subscriptions, keeping a healthy one', async () => {
     const before = await stats();
-    const healthy = await WsTestClient.connect(gateway.wsUrl);
+    const healthy = await fixture.connect();
     // ws answers pings itself unless told not to: this one plays a dead peer.
-    const silent = await WsTestClient.connect(gateway.wsUrl, { autoPong: false });
-    clients.push(healthy, silent);
+    const silent = await fixture.connect({ autoPong: false });
     const silentPinged = pingsReceived(silent, 1);
     await healthy.subscribe('hb-shared');
     await silent.subscribe('hb-shared');
@@ -116,7 +96,7 @@ describe('protocol-level heartbeat', () => {
     for (let ping = 3; ping <= 5; ping += 1) await beatAnsweredBy(healthy);
     assert.equal(healthy.socket.readyState, healthy.socket.OPEN);
     await healthy.ping();
-    await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'hb-shared', status: 'alive' }));
+    await fixture.publish({ task_id: 'hb-shared', status: 'alive' });
     const update = await healthy.next((m) => m.type === 'status_update');
     assert.deepEqual(update, {
       type: 'status_update',

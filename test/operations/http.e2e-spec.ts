@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { getJson, getStats, waitForStats, type GatewayStats } from '../support/gateway-stats.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 import { waitUntil } from '../support/with-timeout.js';
-import { WsTestClient } from '../support/ws-test-client.js';
+import type { WsTestClient } from '../support/ws-test-client.js';
 
 interface HealthBody {
   status: string;
@@ -22,31 +21,20 @@ interface TerminusBody {
 const STATS_MAX_TASKS = 5;
 
 describe('HTTP endpoints', () => {
-  let redis: RedisServer;
-  let gateway: TestApp;
-  const clients: WsTestClient[] = [];
-
-  before(async () => {
-    redis = await RedisServer.start();
-    gateway = await startTestApp({
-      redisUrl: redis.url,
-      statsMaxTasks: STATS_MAX_TASKS,
-      instanceId: 'http-e2e',
-    });
+  const fixture = useGateway({
+    settings: { statsMaxTasks: STATS_MAX_TASKS, instanceId: 'http-e2e' },
   });
+  /** The clients the current test opened, in order. */
+  const clients: WsTestClient[] = [];
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
-    await waitForStats(gateway.httpUrl, (s) => s.total_connections === 0, 'clients gone');
-  });
-
-  after(async () => {
-    await gateway?.close();
-    await redis?.stop();
+    // Each test counts connections from zero.
+    await waitForStats(fixture.httpUrl, (s) => s.total_connections === 0, 'clients gone');
   });
 
   async function connect(...taskIds: string[]): Promise<WsTestClient> {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     clients.push(client);
     for (const taskId of taskIds) await client.subscribe(taskId);
     return client;
@@ -55,7 +43,7 @@ describe('HTTP endpoints', () => {
   describe('GET /health', () => {
     it('answers 200 healthy, redis connected, with the number of open connections', async () => {
       await Promise.all([connect(), connect(), connect()]);
-      const { status, body, headers } = await getJson<HealthBody>(`${gateway.httpUrl}/health`);
+      const { status, body, headers } = await getJson<HealthBody>(`${fixture.httpUrl}/health`);
       assert.equal(status, 200);
       assert.match(headers.get('content-type') ?? '', /^application\/json/);
       assert.equal(body.status, 'healthy');
@@ -67,7 +55,7 @@ describe('HTTP endpoints', () => {
       let last: HealthBody | undefined;
       await waitUntil(
         async () => {
-          const response = await getJson<HealthBody>(`${gateway.httpUrl}/health`);
+          const response = await getJson<HealthBody>(`${fixture.httpUrl}/health`);
           assert.equal(response.status, 200);
           last = response.body;
           return last.active_connections === 2;
@@ -80,14 +68,14 @@ describe('HTTP endpoints', () => {
     });
 
     it('answers /health/live with 200 in the Terminus format', async () => {
-      const { status, body } = await getJson<TerminusBody>(`${gateway.httpUrl}/health/live`);
+      const { status, body } = await getJson<TerminusBody>(`${fixture.httpUrl}/health/live`);
       assert.equal(status, 200);
       assert.equal(body.status, 'ok');
       assert.deepEqual(body.error, {});
     });
 
     it('answers /health/ready with 200 while subscribed to Redis', async () => {
-      const { status, body } = await getJson<TerminusBody>(`${gateway.httpUrl}/health/ready`);
+      const { status, body } = await getJson<TerminusBody>(`${fixture.httpUrl}/health/ready`);
       assert.equal(status, 200);
       assert.equal(body.status, 'ok');
       assert.equal(body.info?.redis?.status, 'up');
@@ -99,7 +87,7 @@ describe('HTTP endpoints', () => {
     it('has the documented shape', async () => {
       const client = await connect('shape-1', 'shape-2');
       await client.ping();
-      const stats = await getStats(gateway.httpUrl);
+      const stats = await getStats(fixture.httpUrl);
 
       assert.equal(stats.total_connections, 1);
       assert.equal(stats.total_subscriptions, 2);
@@ -133,7 +121,7 @@ describe('HTTP endpoints', () => {
 
     it('lists the top tasks by subscriber count with ?limit=', async () => {
       await sevenTasks();
-      const stats = await getStats(gateway.httpUrl, '?limit=2');
+      const stats = await getStats(fixture.httpUrl, '?limit=2');
       assert.deepEqual(stats.connections_per_task, { 'top-a': 4, 'top-b': 3 });
       assert.equal(stats.connections_per_task_truncated, true);
       assert.equal(stats.connections_per_task_limit, 2);
@@ -146,7 +134,7 @@ describe('HTTP endpoints', () => {
     it('clamps ?limit= to the configured maximum', async () => {
       await sevenTasks();
       for (const query of ['?limit=50', '']) {
-        const stats: GatewayStats = await getStats(gateway.httpUrl, query);
+        const stats: GatewayStats = await getStats(fixture.httpUrl, query);
         assert.equal(
           Object.keys(stats.connections_per_task).length,
           STATS_MAX_TASKS,
@@ -161,7 +149,7 @@ describe('HTTP endpoints', () => {
 
     it('answers 400 to a ?limit= that is not an integer', async () => {
       for (const query of ['?limit=abc', '?limit=1.5']) {
-        const { status } = await getJson(`${gateway.httpUrl}/ws/stats${query}`);
+        const { status } = await getJson(`${fixture.httpUrl}/ws/stats${query}`);
         assert.equal(status, 400, query);
       }
     });

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { after, describe, it } from 'node:test';
 import { METRIC_PREFIX } from '../../src/metrics/gateway-metrics.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { startTestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 import { waitUntil } from '../support/with-timeout.js';
 import { UpgradeRefusedError, WsTestClient } from '../support/ws-test-client.js';
 
@@ -41,30 +40,19 @@ async function metricsOf(httpUrl: string): Promise<string> {
 }
 
 describe('GET /metrics', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
+  // Opened without the fixture: later tests count the connections earlier ones left open.
   const clients: WsTestClient[] = [];
-
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({
-      redisUrl: redis.url,
-      maxConnections: MAX_CONNECTIONS,
-      allowedOrigins: [ALLOWED_ORIGIN],
-    });
-  });
 
   after(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
+  });
+
+  const fixture = useGateway({
+    settings: { maxConnections: MAX_CONNECTIONS, allowedOrigins: [ALLOWED_ORIGIN] },
   });
 
   it('answers in the Prometheus text format, with the default process metrics', async () => {
-    const { status, contentType, text } = await scrape(gateway.httpUrl);
+    const { status, contentType, text } = await scrape(fixture.httpUrl);
     assert.equal(status, 200);
     assert.match(contentType, /^text\/plain; version=0\.0\.4/);
     assert.match(text, /^# TYPE process_cpu_user_seconds_total counter$/m);
@@ -75,23 +63,26 @@ describe('GET /metrics', () => {
   });
 
   it('counts connections, subscriptions, messages, drops and deliveries', async () => {
-    const before = await metricsOf(gateway.httpUrl);
-    const first = await WsTestClient.connect(gateway.wsUrl);
-    const second = await WsTestClient.connect(gateway.wsUrl);
+    const before = await metricsOf(fixture.httpUrl);
+    const first = await WsTestClient.connect(fixture.wsUrl);
+    const second = await WsTestClient.connect(fixture.wsUrl);
     clients.push(first, second);
     await first.subscribe('metrics-a');
     await first.subscribe('metrics-b');
     await second.subscribe('metrics-a');
 
-    await publisher.publish(CHANNEL, 'not json');
-    await publisher.publish(CHANNEL, '{"status":"processing"}');
-    await publisher.publish(CHANNEL, '{"task_id":"nobody-watches","status":"processing"}');
-    await publisher.publish(CHANNEL, '{"task_id":"metrics-a","status":"processing","progress":40}');
+    await fixture.publisher.publish(CHANNEL, 'not json');
+    await fixture.publisher.publish(CHANNEL, '{"status":"processing"}');
+    await fixture.publisher.publish(CHANNEL, '{"task_id":"nobody-watches","status":"processing"}');
+    await fixture.publisher.publish(
+      CHANNEL,
+      '{"task_id":"metrics-a","status":"processing","progress":40}',
+    );
     // The channel is read in order: once both clients have the last update, all four were handled.
     const isUpdate = (m: { type: string }) => m.type === 'status_update';
     await Promise.all([first.next(isUpdate), second.next(isUpdate)]);
 
-    const text = await metricsOf(gateway.httpUrl);
+    const text = await metricsOf(fixture.httpUrl);
     const delta = (series: string): number => sample(text, series) - sample(before, series);
     assert.equal(sample(text, 'connections'), 2);
     assert.equal(sample(text, 'subscriptions'), 3);
@@ -112,20 +103,20 @@ describe('GET /metrics', () => {
   });
 
   it('counts refused upgrades by reason', async () => {
-    const before = await metricsOf(gateway.httpUrl);
+    const before = await metricsOf(fixture.httpUrl);
     await assert.rejects(
-      WsTestClient.connect(gateway.wsUrl, { origin: 'http://elsewhere.example' }),
+      WsTestClient.connect(fixture.wsUrl, { origin: 'http://elsewhere.example' }),
       (error: unknown) => error instanceof UpgradeRefusedError && error.statusCode === 403,
     );
     while (clients.length < MAX_CONNECTIONS) {
-      clients.push(await WsTestClient.connect(gateway.wsUrl, { origin: ALLOWED_ORIGIN }));
+      clients.push(await WsTestClient.connect(fixture.wsUrl, { origin: ALLOWED_ORIGIN }));
     }
     await assert.rejects(
-      WsTestClient.connect(gateway.wsUrl),
+      WsTestClient.connect(fixture.wsUrl),
       (error: unknown) => error instanceof UpgradeRefusedError && error.statusCode === 503,
     );
 
-    const text = await metricsOf(gateway.httpUrl);
+    const text = await metricsOf(fixture.httpUrl);
     const delta = (series: string): number => sample(text, series) - sample(before, series);
     assert.equal(delta('connections_refused_total{reason="origin"}'), 1);
     assert.equal(delta('connections_refused_total{reason="limit"}'), 1);
@@ -134,11 +125,11 @@ describe('GET /metrics', () => {
   });
 
   it('keeps a registry per application and answers 404 where metrics are off', async () => {
-    const other = await startTestApp({ redisUrl: redis.url });
-    const off = await startTestApp({ redisUrl: redis.url, metrics: false });
+    const other = await startTestApp({ redisUrl: fixture.redis.url });
+    const off = await startTestApp({ redisUrl: fixture.redis.url, metrics: false });
     try {
       assert.equal(sample(await metricsOf(other.httpUrl), 'connections'), 0);
-      assert.equal(sample(await metricsOf(gateway.httpUrl), 'connections'), MAX_CONNECTIONS);
+      assert.equal(sample(await metricsOf(fixture.httpUrl), 'connections'), MAX_CONNECTIONS);
       const { status } = await scrape(off.httpUrl);
       assert.equal(status, 404);
     } finally {
@@ -148,18 +139,18 @@ describe('GET /metrics', () => {
   });
 
   it('reports the Redis subscriber down while Redis is away', async () => {
-    await redis.kill();
+    await fixture.redis.kill();
     try {
       await waitUntil(
-        async () => sample(await metricsOf(gateway.httpUrl), 'redis_subscriber_up') === 0,
+        async () => sample(await metricsOf(fixture.httpUrl), 'redis_subscriber_up') === 0,
         5_000,
         'redis_subscriber_up to turn 0',
       );
     } finally {
-      await redis.restart();
+      await fixture.redis.restart();
     }
-    await gateway.subscribed();
-    assert.equal(sample(await metricsOf(gateway.httpUrl), 'redis_subscriber_up'), 1);
-    assert.ok(sample(await metricsOf(gateway.httpUrl), 'redis_resubscriptions_total') >= 1);
+    await fixture.gateway.subscribed();
+    assert.equal(sample(await metricsOf(fixture.httpUrl), 'redis_subscriber_up'), 1);
+    assert.ok(sample(await metricsOf(fixture.httpUrl), 'redis_resubscriptions_total') >= 1);
   });
 });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createAppLogger } from '../../src/logging/create-app-logger.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 import { waitUntil } from '../support/with-timeout.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -42,21 +41,10 @@ async function captureLogRecords(
 }
 
 describe('HTTP request ids', () => {
-  let redis: RedisServer;
-  let gateway: TestApp;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    gateway = await startTestApp({ redisUrl: redis.url, allowedOrigins: [ORIGIN] });
-  });
-
-  after(async () => {
-    await gateway?.close();
-    await redis?.stop();
-  });
+  const fixture = useGateway({ settings: { allowedOrigins: [ORIGIN] } });
 
   it('echoes a sane incoming X-Request-Id', async () => {
-    const response = await get(`${gateway.httpUrl}/health/live`, {
+    const response = await get(`${fixture.httpUrl}/health/live`, {
       'X-Request-Id': 'lb-7f3a9c.1',
     });
     assert.equal(response.status, 200);
@@ -64,30 +52,30 @@ describe('HTTP request ids', () => {
   });
 
   it('generates an id when none or an unsafe one comes in', async () => {
-    const without = await get(`${gateway.httpUrl}/ws/stats`);
-    const unsafe = await get(`${gateway.httpUrl}/ws/stats`, { 'X-Request-Id': 'a b "c"' });
-    const tooLong = await get(`${gateway.httpUrl}/ws/stats`, { 'X-Request-Id': 'x'.repeat(200) });
+    const without = await get(`${fixture.httpUrl}/ws/stats`);
+    const unsafe = await get(`${fixture.httpUrl}/ws/stats`, { 'X-Request-Id': 'a b "c"' });
+    const tooLong = await get(`${fixture.httpUrl}/ws/stats`, { 'X-Request-Id': 'x'.repeat(200) });
     const ids = [without, unsafe, tooLong].map((r) => r.headers.get('x-request-id') ?? '');
     for (const id of ids) assert.match(id, UUID);
     assert.equal(new Set(ids).size, 3, 'a new id per request');
   });
 
   it('gives unknown routes and errors an id too, and exposes it to browsers', async () => {
-    const missing = await get(`${gateway.httpUrl}/no-such-route`, { Origin: ORIGIN });
+    const missing = await get(`${fixture.httpUrl}/no-such-route`, { Origin: ORIGIN });
     assert.equal(missing.status, 404);
     assert.match(missing.headers.get('x-request-id') ?? '', UUID);
-    const badRequest = await get(`${gateway.httpUrl}/ws/stats?limit=abc`, { Origin: ORIGIN });
+    const badRequest = await get(`${fixture.httpUrl}/ws/stats?limit=abc`, { Origin: ORIGIN });
     assert.equal(badRequest.status, 400);
     assert.match(badRequest.headers.get('x-request-id') ?? '', UUID);
     assert.match(badRequest.headers.get('access-control-expose-headers') ?? '', /x-request-id/i);
   });
 
   it('puts the id on the JSON log line of the request, without the query string', async () => {
-    gateway.app.useLogger(createAppLogger('DEBUG', 'json'));
+    fixture.gateway.app.useLogger(createAppLogger('DEBUG', 'json'));
     try {
       const records = await captureLogRecords(
         async () => {
-          const response = await get(`${gateway.httpUrl}/ws/stats?limit=2&token=s3cret`, {
+          const response = await get(`${fixture.httpUrl}/ws/stats?limit=2&token=s3cret`, {
             'X-Request-Id': 'trace-me-42',
           });
           assert.equal(response.status, 200);
@@ -100,7 +88,7 @@ describe('HTTP request ids', () => {
       assert.match(String(line?.message), /^GET \/ws\/stats 200 \d+(\.\d+)? ms$/);
       assert.doesNotMatch(JSON.stringify(records), /s3cret/);
     } finally {
-      gateway.app.useLogger(['error', 'fatal']);
+      fixture.gateway.app.useLogger(['error', 'fatal']);
     }
   });
 });

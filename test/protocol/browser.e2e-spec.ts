@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_MISSING, launchChromium } from '../support/chromium.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 
 /** The bits of the page's globals these tests use (the project compiles without the DOM lib). */
 interface BrowserSocket {
@@ -36,90 +34,83 @@ async function openBrowserSocket(page: Page, url: string): Promise<void> {
 }
 
 describe('a browser WebSocket client', { skip: CHROMIUM_MISSING }, () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
-  let strictGateway: TestApp;
   let browser: Browser;
 
   before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({ redisUrl: redis.url });
-    strictGateway = await startTestApp({
-      redisUrl: redis.url,
-      allowedOrigins: ['http://frontend.example'],
-    });
     browser = await launchChromium();
   });
 
   after(async () => {
     await browser?.close();
-    await gateway?.close();
-    await strictGateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
   });
 
-  it('subscribes, receives live updates and gets pong for its ping', async () => {
-    const page = await browser.newPage();
-    // Any page of the gateway's origin will do; the socket is what is under test.
-    await page.goto(`${gateway.httpUrl}/health/live`);
-    await openBrowserSocket(page, gateway.wsUrl);
-    await page.evaluate(() => {
-      const { socket, WebSocket } = globalThis as unknown as PageGlobals;
-      const send = () => {
-        socket.send(JSON.stringify({ type: 'subscribe', task_id: 'browser-task' }));
-        socket.send(JSON.stringify({ type: 'ping' }));
-      };
-      if (socket.readyState === WebSocket.OPEN) send();
-      else socket.addEventListener('open', send);
+  describe('on a gateway that allows any origin', () => {
+    const fixture = useGateway();
+
+    it('subscribes, receives live updates and gets pong for its ping', async () => {
+      const page = await browser.newPage();
+      // Any page of the gateway's origin will do; the socket is what is under test.
+      await page.goto(`${fixture.httpUrl}/health/live`);
+      await openBrowserSocket(page, fixture.wsUrl);
+      await page.evaluate(() => {
+        const { socket, WebSocket } = globalThis as unknown as PageGlobals;
+        const send = () => {
+          socket.send(JSON.stringify({ type: 'subscribe', task_id: 'browser-task' }));
+          socket.send(JSON.stringify({ type: 'ping' }));
+        };
+        if (socket.readyState === WebSocket.OPEN) send();
+        else socket.addEventListener('open', send);
+      });
+      await page.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).received.length >= 2,
+        undefined,
+        { timeout: 5_000 },
+      );
+
+      await fixture.publish({ task_id: 'browser-task', status: 'completed', progress: 100 });
+      await page.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).received.length >= 3,
+        undefined,
+        { timeout: 5_000 },
+      );
+      const received = await page.evaluate(() => (globalThis as unknown as PageGlobals).received);
+      assert.deepEqual(received, [
+        { type: 'subscribed', task_id: 'browser-task', message: 'Successfully subscribed' },
+        { type: 'pong' },
+        {
+          type: 'status_update',
+          task_id: 'browser-task',
+          data: { status: 'completed', progress: 100 },
+        },
+      ]);
+      await page.close();
     });
-    await page.waitForFunction(
-      () => (globalThis as unknown as PageGlobals).received.length >= 2,
-      undefined,
-      { timeout: 5_000 },
-    );
-
-    await publisher.publish(
-      'task_status_updates',
-      JSON.stringify({ task_id: 'browser-task', status: 'completed', progress: 100 }),
-    );
-    await page.waitForFunction(
-      () => (globalThis as unknown as PageGlobals).received.length >= 3,
-      undefined,
-      { timeout: 5_000 },
-    );
-    const received = await page.evaluate(() => (globalThis as unknown as PageGlobals).received);
-    assert.deepEqual(received, [
-      { type: 'subscribed', task_id: 'browser-task', message: 'Successfully subscribed' },
-      { type: 'pong' },
-      {
-        type: 'status_update',
-        task_id: 'browser-task',
-        data: { status: 'completed', progress: 100 },
-      },
-    ]);
-    await page.close();
   });
 
-  it('is refused when its page origin is not in the allowed list', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${strictGateway.httpUrl}/health/live`);
-    await openBrowserSocket(page, strictGateway.wsUrl);
-    await page.waitForFunction(
-      () => (globalThis as unknown as PageGlobals).closeCode !== undefined,
-      undefined,
-      {
-        timeout: 5_000,
-      },
-    );
-    // A refused handshake surfaces in browsers as an abnormal closure.
-    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).closeCode), 1006);
-    assert.deepEqual(
-      await page.evaluate(() => (globalThis as unknown as PageGlobals).received),
-      [],
-    );
-    await page.close();
+  describe('on a gateway with a list of allowed origins', () => {
+    const fixture = useGateway({ settings: { allowedOrigins: ['http://frontend.example'] } });
+
+    it('is refused when its page origin is not in the allowed list', async () => {
+      const page = await browser.newPage();
+      await page.goto(`${fixture.httpUrl}/health/live`);
+      await openBrowserSocket(page, fixture.wsUrl);
+      await page.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).closeCode !== undefined,
+        undefined,
+        {
+          timeout: 5_000,
+        },
+      );
+      // A refused handshake surfaces in browsers as an abnormal closure.
+      assert.equal(
+        await page.evaluate(() => (globalThis as unknown as PageGlobals).closeCode),
+        1006,
+      );
+      assert.deepEqual(
+        await page.evaluate(() => (globalThis as unknown as PageGlobals).received),
+        [],
+      );
+      await page.close();
+    });
   });
 });

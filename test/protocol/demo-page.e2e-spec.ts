@@ -7,8 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_MISSING, launchChromium } from '../support/chromium.js';
 import { AppProcess } from '../support/app-process.js';
 import { getJson } from '../support/gateway-stats.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 
 const WAIT = { timeout: 5_000 };
 /** The simulated task takes 7 steps of 700 ms. */
@@ -44,29 +43,22 @@ async function publishUpdate(redis: Redis, update: Record<string, unknown>): Pro
 }
 
 describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
   let browser: Browser;
   let current: Page | undefined;
   let pageErrors: string[] = [];
 
   before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({ redisUrl: redis.url, demoPublishEnabled: true });
     browser = await launchChromium();
   });
 
   after(async () => {
     await browser?.close();
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
   });
 
+  const fixture = useGateway({ settings: { demoPublishEnabled: true } });
+
   /** A fresh page (its own storage) on the gateway, once its client is connected. */
-  async function openPage(url = `${gateway.httpUrl}/`): Promise<Page> {
+  async function openPage(url = `${fixture.httpUrl}/`): Promise<Page> {
     const opened = await browser.newPage({ viewport: { width: 960, height: 720 } });
     current = opened;
     pageErrors = [];
@@ -97,7 +89,7 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
     await subscribed(page, 'page-task-1');
     assert.equal(await text(page, `${card('page-task-1')} .task-status`), 'waiting');
 
-    await publisher.publish(
+    await fixture.publisher.publish(
       CHANNEL,
       JSON.stringify({
         task_id: 'page-task-1',
@@ -113,7 +105,7 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
       'Fetching blockchain data...',
     );
 
-    await publisher.publish(
+    await fixture.publisher.publish(
       CHANNEL,
       JSON.stringify({
         task_id: 'page-task-1',
@@ -155,10 +147,10 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
         message: 'Waiting for a worker',
       },
     ];
-    for (const task of tasks) await publishUpdate(publisher, task);
+    for (const task of tasks) await publishUpdate(fixture.publisher, task);
 
     const query = tasks.map((task) => `task=${task.task_id}`).join('&');
-    const page = await openPage(`${gateway.httpUrl}/?${query}`);
+    const page = await openPage(`${fixture.httpUrl}/?${query}`);
     for (const task of tasks) {
       await page.waitForSelector(
         `${card(task.task_id)} .bar[aria-valuenow="${task.progress}"]`,
@@ -177,7 +169,7 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
     assert.equal(await page.isVisible(`${card('report-2026-q3')} .snapshot`), true);
 
     // A live update replaces the stored state.
-    await publishUpdate(publisher, {
+    await publishUpdate(fixture.publisher, {
       task_id: 'video-transcode-7f3a',
       status: 'processing',
       progress: 72,
@@ -204,7 +196,7 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
     await page.waitForSelector(`${card(taskId)} .bar[aria-valuenow="100"]`, SIMULATION_WAIT);
     assert.equal(await text(page, `${card(taskId)} .task-status`), 'completed');
     assert.equal(await text(page, `${card(taskId)} .task-message`), 'Done');
-    const stored = JSON.parse((await publisher.get(`task:status:${taskId}`)) ?? '{}') as {
+    const stored = JSON.parse((await fixture.publisher.get(`task:status:${taskId}`)) ?? '{}') as {
       status?: string;
     };
     assert.equal(stored.status, 'completed');
@@ -212,7 +204,7 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
 
   it('validates POST /demo/simulate', async () => {
     const post = (body: unknown) =>
-      fetch(`${gateway.httpUrl}/demo/simulate`, {
+      fetch(`${fixture.httpUrl}/demo/simulate`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
@@ -228,29 +220,21 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
       assert.equal(refused.status, 400, JSON.stringify(body));
     }
     // Without a browser, the page files carry their types and the page its policy.
-    const html = await fetch(`${gateway.httpUrl}/`, { signal: AbortSignal.timeout(5_000) });
+    const html = await fetch(`${fixture.httpUrl}/`, { signal: AbortSignal.timeout(5_000) });
     assert.match(html.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(html.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     assert.match(await html.text(), /data-simulate="true"/);
-    const client = await fetch(`${gateway.httpUrl}/client/index.js`, {
+    const client = await fetch(`${fixture.httpUrl}/client/index.js`, {
       signal: AbortSignal.timeout(5_000),
     });
     assert.match(client.headers.get('content-type') ?? '', /^text\/javascript/);
     assert.match(await client.text(), /TaskStatusClient/);
-    const publisherModule = await getJson(`${gateway.httpUrl}/client/publisher.js`);
+    const publisherModule = await getJson(`${fixture.httpUrl}/client/publisher.js`);
     assert.equal(publisherModule.status, 404, 'the Node-only publisher is not served');
   });
 
   describe('switched off', () => {
-    let off: TestApp;
-
-    before(async () => {
-      off = await startTestApp({ redisUrl: redis.url, demoPage: false });
-    });
-
-    after(async () => {
-      await off?.close();
-    });
+    const off = useGateway({ settings: { demoPage: false } });
 
     it('answers 404 at / and for its files with DEMO_PAGE=false, and for simulate by default', async () => {
       for (const path of ['/', '/demo/demo.js', '/client/index.js']) {
@@ -271,7 +255,7 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
 
     before(async () => {
       app = await AppProcess.startServing({
-        REDIS_URL: redis.url,
+        REDIS_URL: fixture.redis.url,
         LOG_LEVEL: 'ERROR',
         SHUTDOWN_DRAIN_WINDOW_MS: '0',
       });
@@ -289,7 +273,7 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
       await page.fill('#task-id', 'built-task');
       await page.press('#task-id', 'Enter');
       await subscribed(page, 'built-task');
-      await publisher.publish(
+      await fixture.publisher.publish(
         CHANNEL,
         JSON.stringify({ task_id: 'built-task', status: 'completed', progress: 100 }),
       );

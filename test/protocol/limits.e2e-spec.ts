@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { describe, it } from 'node:test';
+import { useGateway } from '../support/use-gateway.js';
 import { waitUntil } from '../support/with-timeout.js';
 import { UpgradeRefusedError, WsTestClient } from '../support/ws-test-client.js';
 
@@ -25,29 +24,18 @@ function assertRefusedWith(statusCode: number) {
 }
 
 describe('WS_MAX_CONNECTIONS', () => {
-  let redis: RedisServer;
-  let gateway: TestApp;
+  const fixture = useGateway({ settings: { maxConnections: MAX_CONNECTIONS } });
+  /** The clients the current test opened, for closeAll(). */
   const clients: WsTestClient[] = [];
 
-  before(async () => {
-    redis = await RedisServer.start();
-    gateway = await startTestApp({ redisUrl: redis.url, maxConnections: MAX_CONNECTIONS });
-  });
-
-  after(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await gateway?.close();
-    await redis?.stop();
-  });
-
   const stats = async (): Promise<Stats> => {
-    const response = await fetch(`${gateway.httpUrl}/ws/stats`);
+    const response = await fetch(`${fixture.httpUrl}/ws/stats`);
     assert.equal(response.status, 200);
     return (await response.json()) as Stats;
   };
 
   const connect = async (): Promise<WsTestClient> => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     clients.push(client);
     return client;
   };
@@ -63,7 +51,7 @@ describe('WS_MAX_CONNECTIONS', () => {
     assert.equal(before.limits.max_connections, MAX_CONNECTIONS);
     const open = [await connect(), await connect(), await connect()];
 
-    await assert.rejects(WsTestClient.connect(gateway.wsUrl), assertRefusedWith(503));
+    await assert.rejects(WsTestClient.connect(fixture.wsUrl), assertRefusedWith(503));
     for (const client of open) await client.ping();
     assert.equal((await stats()).total_connections, MAX_CONNECTIONS);
 
@@ -89,13 +77,10 @@ describe('WS_MAX_CONNECTIONS', () => {
   it('admits exactly the limit out of a concurrent burst of 10', async () => {
     const before = await stats();
     assert.equal(before.total_connections, 0);
-    const attempts = await Promise.allSettled(
-      Array.from({ length: 10 }, () => WsTestClient.connect(gateway.wsUrl)),
-    );
+    const attempts = await Promise.allSettled(Array.from({ length: 10 }, () => connect()));
     const opened = attempts.flatMap((attempt) =>
       attempt.status === 'fulfilled' ? [attempt.value] : [],
     );
-    clients.push(...opened);
     const refused = attempts.flatMap((attempt) =>
       attempt.status === 'rejected' ? [attempt.reason as unknown] : [],
     );

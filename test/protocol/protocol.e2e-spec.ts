@@ -1,33 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
-import { WsTestClient } from '../support/ws-test-client.js';
-
-const CHANNEL = 'task_status_updates';
+import { describe, it } from 'node:test';
+import { useGateway } from '../support/use-gateway.js';
 
 describe('WebSocket protocol', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({ redisUrl: redis.url, maxSubscriptionsPerConnection: 3 });
-  });
-
-  after(async () => {
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
-  });
-
-  const publish = (message: unknown) => publisher.publish(CHANNEL, JSON.stringify(message));
+  const fixture = useGateway({ settings: { maxSubscriptionsPerConnection: 3 } });
 
   it('answers subscribe with subscribed and then pushes the task’s updates', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     const taskId = '550e8400-e29b-41d4-a716-446655440000';
     client.send({ type: 'subscribe', task_id: taskId });
     assert.deepEqual(await client.next(), {
@@ -36,7 +15,7 @@ describe('WebSocket protocol', () => {
       message: 'Successfully subscribed',
     });
 
-    await publish({
+    await fixture.publish({
       task_id: taskId,
       status: 'processing',
       progress: 40,
@@ -51,7 +30,7 @@ describe('WebSocket protocol', () => {
   });
 
   it('passes every published field except task_id through unchanged', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     await client.subscribe('task-fields');
     const data = {
       status: 'completed',
@@ -61,18 +40,18 @@ describe('WebSocket protocol', () => {
       error: null,
       updated_at: '2026-01-01T00:00:00Z',
     };
-    await publish({ task_id: 'task-fields', ...data });
+    await fixture.publish({ task_id: 'task-fields', ...data });
     const update = await client.next((m) => m.type === 'status_update');
     assert.deepEqual(update, { type: 'status_update', task_id: 'task-fields', data });
     await client.close();
   });
 
   it('treats a second subscribe to the same task as idempotent: one copy of each update', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     await client.subscribe('task-twice');
     await client.subscribe('task-twice');
-    await publish({ task_id: 'task-twice', status: 'a' });
-    await publish({ task_id: 'task-twice', status: 'b' });
+    await fixture.publish({ task_id: 'task-twice', status: 'a' });
+    await fixture.publish({ task_id: 'task-twice', status: 'b' });
     const updates = await client.take(2, (m) => m.type === 'status_update');
     assert.deepEqual(
       updates.map((m) => (m.type === 'status_update' ? m.data.status : undefined)),
@@ -84,7 +63,7 @@ describe('WebSocket protocol', () => {
   });
 
   it('stops updates after unsubscribe, and unsubscribing an unknown task is harmless', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     await client.subscribe('task-unsub');
     client.send({ type: 'unsubscribe', task_id: 'task-unsub' });
     assert.deepEqual(await client.next(), {
@@ -100,15 +79,15 @@ describe('WebSocket protocol', () => {
     });
 
     await client.subscribe('task-after');
-    await publish({ task_id: 'task-unsub', status: 'ignored' });
-    await publish({ task_id: 'task-after', status: 'seen' });
+    await fixture.publish({ task_id: 'task-unsub', status: 'ignored' });
+    await fixture.publish({ task_id: 'task-after', status: 'seen' });
     await client.next((m) => m.type === 'status_update' && m.task_id === 'task-after');
     assert.equal(client.updates('task-unsub').length, 0);
     await client.close();
   });
 
   it('answers an application ping with pong', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     client.send({ type: 'ping' });
     assert.deepEqual(await client.next(), { type: 'pong' });
     await client.close();
@@ -168,7 +147,7 @@ describe('WebSocket protocol', () => {
 
     for (const { name, frame, code, field } of cases) {
       it(`reports ${code} for ${name}`, async () => {
-        const client = await WsTestClient.connect(gateway.wsUrl);
+        const client = await fixture.connect();
         client.sendRaw(frame);
         const error = await client.next();
         assert.equal(error.type, 'error');
@@ -183,7 +162,7 @@ describe('WebSocket protocol', () => {
     }
 
     it('accepts task ids of 128 characters and the documented shapes', async () => {
-      const client = await WsTestClient.connect(gateway.wsUrl);
+      const client = await fixture.connect();
       for (const taskId of ['x'.repeat(128), 'task-1', 'test-123', 'org:42.job_7']) {
         await client.subscribe(taskId);
         client.send({ type: 'unsubscribe', task_id: taskId });
@@ -193,7 +172,7 @@ describe('WebSocket protocol', () => {
     });
 
     it('reports unsupported_frame for a binary frame and stays usable', async () => {
-      const client = await WsTestClient.connect(gateway.wsUrl);
+      const client = await fixture.connect();
       client.sendRaw(Buffer.from('{"type":"ping"}'), true);
       const error = await client.next();
       assert.equal(error.type, 'error');
@@ -203,7 +182,7 @@ describe('WebSocket protocol', () => {
     });
 
     it('reports subscription_limit with the task id past the per-connection limit', async () => {
-      const client = await WsTestClient.connect(gateway.wsUrl);
+      const client = await fixture.connect();
       for (const taskId of ['l1', 'l2', 'l3']) await client.subscribe(taskId);
       client.send({ type: 'subscribe', task_id: 'l4' });
       const error = await client.next();
@@ -219,7 +198,7 @@ describe('WebSocket protocol', () => {
     });
 
     it('answers in request order, errors included', async () => {
-      const client = await WsTestClient.connect(gateway.wsUrl);
+      const client = await fixture.connect();
       client.send({ type: 'subscribe', task_id: 'o1' });
       client.sendRaw('not json');
       client.send({ type: 'subscribe', task_id: 'bad id' });
@@ -236,18 +215,18 @@ describe('WebSocket protocol', () => {
   });
 
   it('closes with 1009 a frame larger than the maximum message size', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     client.sendRaw(JSON.stringify({ type: 'subscribe', task_id: 'x', pad: 'y'.repeat(5000) }));
     const { code } = await client.closed;
     assert.equal(code, 1009);
     // Other clients are unaffected.
-    const other = await WsTestClient.connect(gateway.wsUrl);
+    const other = await fixture.connect();
     await other.ping();
     await other.close();
   });
 
   it('closes with 1007 a text frame that is not valid UTF-8', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl);
+    const client = await fixture.connect();
     // ws validates outgoing text only when asked; send the raw bytes as a text frame.
     client.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
     const { code } = await client.closed;

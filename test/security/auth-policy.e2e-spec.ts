@@ -1,26 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { Injectable, Module, type DynamicModule, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { Redis } from 'ioredis';
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { before, describe, it } from 'node:test';
+import { Injectable, Module, type DynamicModule } from '@nestjs/common';
 import type { ServerMessage } from '@task-status/client/protocol';
 import type { Principal } from '../../src/auth/principal.js';
 import { TaskAccessPolicy } from '../../src/auth/task-access-policy.js';
-import { configureApplication } from '../../src/configure-application.js';
 import { RedisCommandClient } from '../../src/redis/redis-command-client.js';
-import { RedisSubscriptionStatus } from '../../src/redis/redis-subscription-status.js';
-import { RedisSubscriberService } from '../../src/outbound/redis-subscriber.service.js';
 import { TaskStatusCoreModule } from '../../src/core/task-status-core.module.js';
 import { TaskStatusGatewayModule } from '../../src/inbound/task-status-gateway.module.js';
 import { mintToken, TEST_SECRET } from '../support/auth-tokens.js';
-import { RedisServer } from '../support/redis-server.js';
-import { withTimeout } from '../support/with-timeout.js';
-import { WsTestClient } from '../support/ws-test-client.js';
-
-const CHANNEL = 'task_status_updates';
+import { type GatewayFixture, useGateway } from '../support/use-gateway.js';
+import type { WsTestClient } from '../support/ws-test-client.js';
 
 /** The host application's own record of who owns which task (a database in real life). */
 @Injectable()
@@ -75,35 +64,15 @@ class RedisOwnerPolicy extends TaskAccessPolicy {
   }
 }
 
-interface Started {
-  app: INestApplication;
-  wsUrl: string;
-  close(): Promise<void>;
+/** The modules an importing application composes: the core with its policy, and the gateway. */
+function gatewayWith(core: DynamicModule): DynamicModule[] {
+  return [core, TaskStatusGatewayModule.forRoot({ heartbeatIntervalMs: 0, drainWindowMs: 0 })];
 }
 
-async function start(core: DynamicModule): Promise<Started> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [core, TaskStatusGatewayModule.forRoot({ heartbeatIntervalMs: 0, drainWindowMs: 0 })],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
-  configureApplication(app);
-  await app.listen(0, '127.0.0.1');
-  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-  // Updates published before the subscription exists would be lost.
-  if (!app.get(RedisSubscriptionStatus).isUp) {
-    await withTimeout(once(app.get(RedisSubscriberService).events, 'subscribed'), 10_000, 'Redis');
-  }
-  return {
-    app,
-    wsUrl: `ws://127.0.0.1:${port}/ws`,
-    close: () => withTimeout(app.close(), 15_000, 'app.close()'),
-  };
-}
-
-async function connectAs(wsUrl: string, sub: string): Promise<WsTestClient> {
+async function connectAs(fixture: GatewayFixture, sub: string): Promise<WsTestClient> {
   // The tasks claim allows everything: only the custom policy decides here.
   const token = await mintToken({ sub, tasks: ['*'] });
-  return WsTestClient.connect(wsUrl, { headers: { Authorization: `Bearer ${token}` } });
+  return fixture.connect({ headers: { Authorization: `Bearer ${token}` } });
 }
 
 const forbidden = (taskId: string): ServerMessage => ({
@@ -114,61 +83,41 @@ const forbidden = (taskId: string): ServerMessage => ({
 });
 
 describe('a custom TaskAccessPolicy', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  const clients: WsTestClient[] = [];
-
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-
-  after(async () => {
-    publisher?.disconnect();
-    await redis?.stop();
-  });
-
   describe('as a class with dependencies from forRootAsync imports', () => {
-    let gateway: Started;
-
-    before(async () => {
-      gateway = await start(
-        TaskStatusCoreModule.forRootAsync({
-          imports: [TaskOwnersModule],
-          useFactory: () => ({
-            redis: { url: redis.url },
-            auth: { jwtSecret: TEST_SECRET },
+    const fixture = useGateway({
+      start: (redis) => ({
+        imports: gatewayWith(
+          TaskStatusCoreModule.forRootAsync({
+            imports: [TaskOwnersModule],
+            useFactory: () => ({
+              redis: { url: redis.url },
+              auth: { jwtSecret: TEST_SECRET },
+            }),
+            taskAccessPolicy: TaskOwnerPolicy,
           }),
-          taskAccessPolicy: TaskOwnerPolicy,
-        }),
-      );
-      const owners = gateway.app.get(TaskOwners, { strict: false });
+        ),
+      }),
+    });
+
+    before(() => {
+      const owners = fixture.gateway.app.get(TaskOwners, { strict: false });
       owners.assign('report-alice', 'alice');
       owners.assign('report-bob', 'bob');
       owners.assign('policy-crash', 'alice');
       owners.breakLookupOf('policy-crash');
     });
 
-    after(async () => {
-      await gateway?.close();
-    });
-
     it('lets the owner subscribe and refuses everyone else, whatever the tasks claim says', async () => {
-      const alice = await connectAs(gateway.wsUrl, 'alice');
-      const bob = await connectAs(gateway.wsUrl, 'bob');
-      clients.push(alice, bob);
+      const alice = await connectAs(fixture, 'alice');
+      const bob = await connectAs(fixture, 'bob');
 
       await alice.subscribe('report-alice');
       bob.send({ type: 'subscribe', task_id: 'report-alice' });
       assert.deepEqual(await bob.next(), forbidden('report-alice'));
       await bob.subscribe('report-bob');
 
-      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'report-alice', status: 'one' }));
-      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'report-bob', status: 'two' }));
+      await fixture.publish({ task_id: 'report-alice', status: 'one' });
+      await fixture.publish({ task_id: 'report-bob', status: 'two' });
       await alice.next((m) => m.type === 'status_update' && m.task_id === 'report-alice');
       await bob.next((m) => m.type === 'status_update' && m.task_id === 'report-bob');
       assert.deepEqual(bob.updates('report-alice'), []);
@@ -176,8 +125,7 @@ describe('a custom TaskAccessPolicy', () => {
     });
 
     it('denies when the policy throws (fails closed) and keeps the connection usable', async () => {
-      const alice = await connectAs(gateway.wsUrl, 'alice');
-      clients.push(alice);
+      const alice = await connectAs(fixture, 'alice');
       alice.send({ type: 'subscribe', task_id: 'policy-crash' });
       assert.deepEqual(await alice.next(), forbidden('policy-crash'));
       await alice.subscribe('report-alice');
@@ -185,30 +133,28 @@ describe('a custom TaskAccessPolicy', () => {
   });
 
   describe('as a factory with inject, through forRoot', () => {
-    let gateway: Started;
-
-    before(async () => {
-      gateway = await start(
-        TaskStatusCoreModule.forRoot({
-          redis: { url: redis.url },
-          auth: { jwtSecret: TEST_SECRET },
-          taskAccessPolicy: {
-            useFactory: (commands: RedisCommandClient) => new RedisOwnerPolicy(commands),
-            inject: [RedisCommandClient],
-          },
-        }),
-      );
-      await publisher.set('task:owner:export-7', 'carol');
+    const fixture = useGateway({
+      start: (redis) => ({
+        imports: gatewayWith(
+          TaskStatusCoreModule.forRoot({
+            redis: { url: redis.url },
+            auth: { jwtSecret: TEST_SECRET },
+            taskAccessPolicy: {
+              useFactory: (commands: RedisCommandClient) => new RedisOwnerPolicy(commands),
+              inject: [RedisCommandClient],
+            },
+          }),
+        ),
+      }),
     });
 
-    after(async () => {
-      await gateway?.close();
+    before(async () => {
+      await fixture.publisher.set('task:owner:export-7', 'carol');
     });
 
     it('asks the factory-made policy on every subscribe', async () => {
-      const carol = await connectAs(gateway.wsUrl, 'carol');
-      const dave = await connectAs(gateway.wsUrl, 'dave');
-      clients.push(carol, dave);
+      const carol = await connectAs(fixture, 'carol');
+      const dave = await connectAs(fixture, 'dave');
       await carol.subscribe('export-7');
       dave.send({ type: 'subscribe', task_id: 'export-7' });
       assert.deepEqual(await dave.next(), forbidden('export-7'));

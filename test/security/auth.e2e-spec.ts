@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { after, before, describe, it } from 'node:test';
 import { exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { WebSocket } from 'ws';
 import { CLOCK } from '../../src/clock/clock.js';
@@ -17,10 +16,10 @@ import { getJson, type GatewayStats } from '../support/gateway-stats.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { RedisServer } from '../support/redis-server.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 import { withTimeout } from '../support/with-timeout.js';
 import { UpgradeRefusedError, WsTestClient } from '../support/ws-test-client.js';
 
-const CHANNEL = 'task_status_updates';
 const STATS_TOKEN = 'stats-token-for-the-auth-e2e';
 const ISSUER = 'https://issuer.test';
 const AUDIENCE = 'task-status';
@@ -60,43 +59,22 @@ async function stats(
 }
 
 describe('JWT authentication and per-task authorization', () => {
-  let redis: RedisServer;
-  let publisher: Redis;
-  let gateway: TestApp;
-  const clients: WsTestClient[] = [];
+  const fixture = useGateway({ settings: { auth: AUTH } });
 
   const getStats = async () => {
-    const response = await fetch(`${gateway.httpUrl}/ws/stats`, bearer(STATS_TOKEN));
+    const response = await fetch(`${fixture.httpUrl}/ws/stats`, bearer(STATS_TOKEN));
     assert.equal(response.status, 200);
     return (await response.json()) as GatewayStats & { connections_refused: { auth: number } };
   };
 
-  before(async () => {
-    redis = await RedisServer.start();
-    publisher = new Redis(redis.url);
-    gateway = await startTestApp({ redisUrl: redis.url, auth: AUTH });
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-
-  after(async () => {
-    await gateway?.close();
-    publisher?.disconnect();
-    await redis?.stop();
-  });
-
-  async function connect(url: string, options = {}): Promise<WsTestClient> {
-    const client = await WsTestClient.connect(url, options);
-    clients.push(client);
-    return client;
-  }
-
-  async function connectAs(claims: Record<string, unknown>, expiresAt?: number, app = gateway) {
+  async function connectAs(
+    claims: Record<string, unknown>,
+    expiresAt?: number,
+    app = fixture.gateway,
+  ) {
     const jwt =
       expiresAt === undefined ? await token(claims) : await tokenExpiringAt(claims, expiresAt);
-    return connect(app.wsUrl, bearer(jwt));
+    return fixture.connect(bearer(jwt), app.wsUrl);
   }
 
   describe('where the token comes from', () => {
@@ -107,13 +85,13 @@ describe('JWT authentication and per-task authorization', () => {
 
     it('accepts it from the token query parameter', async () => {
       const jwt = await token({ sub: 'alice', tasks: ['task-q'] });
-      const client = await connect(`${gateway.wsUrl}?token=${encodeURIComponent(jwt)}`);
+      const client = await fixture.connect({}, `${fixture.wsUrl}?token=${encodeURIComponent(jwt)}`);
       await client.subscribe('task-q');
     });
 
     it('accepts it as a bearer.<jwt> subprotocol and echoes task-status.v1, never the token', async () => {
       const jwt = await token({ sub: 'alice', tasks: ['task-p'] });
-      const socket = new WebSocket(gateway.wsUrl, ['task-status.v1', `bearer.${jwt}`]);
+      const socket = new WebSocket(fixture.wsUrl, ['task-status.v1', `bearer.${jwt}`]);
       const upgraded = once(socket, 'upgrade') as Promise<[{ headers: Record<string, string> }]>;
       const opened = once(socket, 'open');
       const [response] = await withTimeout(upgraded, 5_000, 'upgrade');
@@ -129,7 +107,7 @@ describe('JWT authentication and per-task authorization', () => {
 
     it('echoes no subprotocol when only the token was offered', async () => {
       const jwt = await token({ sub: 'alice' });
-      const answer = await attemptUpgrade(gateway.wsUrl, {
+      const answer = await attemptUpgrade(fixture.wsUrl, {
         'Sec-WebSocket-Protocol': `bearer.${jwt}`,
       });
       assert.equal(answer.status, 101);
@@ -211,7 +189,7 @@ describe('JWT authentication and per-task authorization', () => {
     for (const { what, headers, query = '', body } of cases) {
       it(`refuses ${what}`, async () => {
         const before = (await getStats()).connections_refused.auth;
-        const answer = await attemptUpgrade(`${gateway.wsUrl}${query}`, await headers());
+        const answer = await attemptUpgrade(`${fixture.wsUrl}${query}`, await headers());
         assert.equal(answer.status, 401);
         assert.equal(answer.body, body);
         assert.match(String(answer.headers['www-authenticate']), /^Bearer realm="task-status"/);
@@ -221,12 +199,12 @@ describe('JWT authentication and per-task authorization', () => {
     }
 
     it('refuses through a real client too, and counts the refusal in /metrics', async () => {
-      await assert.rejects(WsTestClient.connect(gateway.wsUrl), (error: unknown) => {
+      await assert.rejects(WsTestClient.connect(fixture.wsUrl), (error: unknown) => {
         assert.ok(error instanceof UpgradeRefusedError, String(error));
         assert.equal(error.statusCode, 401);
         return true;
       });
-      const metrics = await fetch(`${gateway.httpUrl}/metrics`, bearer(STATS_TOKEN));
+      const metrics = await fetch(`${fixture.httpUrl}/metrics`, bearer(STATS_TOKEN));
       assert.match(
         await metrics.text(),
         /^task_status_gateway_connections_refused_total\{reason="auth"\} [1-9]\d*$/m,
@@ -256,11 +234,11 @@ describe('JWT authentication and per-task authorization', () => {
     });
 
     it('keeps a denied connection open and never lets an update or snapshot of the task reach it', async () => {
-      await publisher.set(
+      await fixture.publisher.set(
         'task:status:secret-1',
         JSON.stringify({ task_id: 'secret-1', status: 'stored' }),
       );
-      await publisher.set(
+      await fixture.publisher.set(
         'task:status:mine-1',
         JSON.stringify({ task_id: 'mine-1', status: 'stored' }),
       );
@@ -282,8 +260,8 @@ describe('JWT authentication and per-task authorization', () => {
       assert.equal(stored.connections_per_task['mine-1'], 1);
 
       // Published in this order on one channel: had secret-1 been routed here, it would come first.
-      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'secret-1', status: 'live' }));
-      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'mine-1', status: 'live' }));
+      await fixture.publish({ task_id: 'secret-1', status: 'live' });
+      await fixture.publish({ task_id: 'mine-1', status: 'live' });
       await client.next((m) => isUpdate('mine-1')(m) && !('snapshot' in m));
       assert.deepEqual(client.updates('secret-1'), []);
     });
@@ -299,7 +277,7 @@ describe('JWT authentication and per-task authorization', () => {
     before(async () => {
       clock = new ManualClock();
       timed = await startTestApp(
-        { redisUrl: redis.url, auth: AUTH },
+        { redisUrl: fixture.redis.url, auth: AUTH },
         { configure: (builder) => builder.overrideProvider(CLOCK).useValue(clock) },
       );
     });
@@ -382,8 +360,8 @@ describe('JWT authentication and per-task authorization', () => {
       });
       assert.equal(authenticated.type, 'authenticated');
 
-      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'drop-1', status: 'late' }));
-      await publisher.publish(CHANNEL, JSON.stringify({ task_id: 'keep-1', status: 'late' }));
+      await fixture.publish({ task_id: 'drop-1', status: 'late' });
+      await fixture.publish({ task_id: 'keep-1', status: 'late' });
       await client.next(isUpdate('keep-1'));
       assert.deepEqual(client.updates('drop-1'), []);
     });
@@ -391,27 +369,14 @@ describe('JWT authentication and per-task authorization', () => {
 });
 
 describe('the connection limit with asynchronous token verification', () => {
-  let redis: RedisServer;
-  let gateway: TestApp;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    gateway = await startTestApp({
-      redisUrl: redis.url,
-      maxConnections: 3,
-      auth: { jwtSecret: TEST_SECRET },
-    });
-  });
-
-  after(async () => {
-    await gateway?.close();
-    await redis?.stop();
+  const fixture = useGateway({
+    settings: { maxConnections: 3, auth: { jwtSecret: TEST_SECRET } },
   });
 
   it('admits exactly the limit out of a concurrent burst of 10 authenticated upgrades', async () => {
     const jwt = await mintToken({ sub: 'alice', tasks: ['*'] });
     const attempts = await Promise.allSettled(
-      Array.from({ length: 10 }, () => WsTestClient.connect(gateway.wsUrl, bearer(jwt))),
+      Array.from({ length: 10 }, () => WsTestClient.connect(fixture.wsUrl, bearer(jwt))),
     );
     const opened = attempts.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
     try {
@@ -542,21 +507,10 @@ describe('JWT authentication with a PEM public key', () => {
 });
 
 describe('without authentication configured', () => {
-  let redis: RedisServer;
-  let gateway: TestApp;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    gateway = await startTestApp({ redisUrl: redis.url });
-  });
-
-  after(async () => {
-    await gateway?.close();
-    await redis?.stop();
-  });
+  const fixture = useGateway();
 
   it('admits upgrades without a token, ignores one, and refuses auth messages', async () => {
-    const client = await WsTestClient.connect(gateway.wsUrl, bearer('whatever'));
+    const client = await fixture.connect(bearer('whatever'));
     await client.subscribe('task-1');
     client.send({ type: 'auth', token: 'whatever' });
     assert.deepEqual(await client.next(), {
@@ -565,6 +519,6 @@ describe('without authentication configured', () => {
       message: 'Authentication is not enabled on this server',
     });
     await client.close();
-    assert.equal((await stats(gateway)).connections_refused.auth, 0);
+    assert.equal((await stats(fixture.gateway)).connections_refused.auth, 0);
   });
 });

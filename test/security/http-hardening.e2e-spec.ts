@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { setupApiDocs } from '../../src/api-docs/setup-api-docs.js';
 import { CHROMIUM_MISSING, launchChromium } from '../support/chromium.js';
 import { upgradeRequest } from '../support/raw-websocket.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 import { withTimeout } from '../support/with-timeout.js';
-import { WsTestClient } from '../support/ws-test-client.js';
 
 const HANDSHAKE_TIMEOUT_MS = 400;
 /**
@@ -60,27 +58,16 @@ function assertNoInternals(body: string): void {
 }
 
 describe('HTTP hardening', () => {
-  let redis: RedisServer;
-  let gateway: TestApp;
-
-  before(async () => {
-    redis = await RedisServer.start();
-    gateway = await startTestApp(
-      { redisUrl: redis.url, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS },
-      // The application as main.ts builds it, API docs included.
-      { beforeListen: (app) => setupApiDocs(app) },
-    );
-  });
-
-  after(async () => {
-    await gateway?.close();
-    await redis?.stop();
+  const fixture = useGateway({
+    settings: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS },
+    // The application as main.ts builds it, API docs included.
+    start: { beforeListen: (app) => setupApiDocs(app) },
   });
 
   describe('security headers (helmet)', () => {
     for (const path of ['/health', '/ws/stats', '/docs', '/nope']) {
       it(`are sent with ${path}`, async () => {
-        const response = await fetch(`${gateway.httpUrl}${path}`);
+        const response = await fetch(`${fixture.httpUrl}${path}`);
         await response.body?.cancel();
         const headers = response.headers;
         assert.match(headers.get('content-security-policy') ?? '', /default-src 'self'/);
@@ -111,7 +98,7 @@ describe('HTTP hardening', () => {
           page.on('console', (message) => {
             if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
           });
-          await page.goto(`http://gateway.test:${gateway.port}/docs`);
+          await page.goto(`http://gateway.test:${fixture.gateway.port}/docs`);
           // Swagger UI renders the document's title once its scripts ran and fetched the document.
           await page.waitForSelector('.swagger-ui .info .title', { timeout: 10_000 });
           const title = await page.textContent('.swagger-ui .info .title');
@@ -127,7 +114,7 @@ describe('HTTP hardening', () => {
 
   describe('error responses carry no stack traces', () => {
     it('404 for an unknown path', async () => {
-      const response = await fetch(`${gateway.httpUrl}/no/such/path`);
+      const response = await fetch(`${fixture.httpUrl}/no/such/path`);
       const body = await response.text();
       assert.equal(response.status, 404);
       assert.deepEqual(JSON.parse(body), {
@@ -139,7 +126,7 @@ describe('HTTP hardening', () => {
     });
 
     it('400 for a query parameter that is not an integer', async () => {
-      const response = await fetch(`${gateway.httpUrl}/ws/stats?limit=1e400`);
+      const response = await fetch(`${fixture.httpUrl}/ws/stats?limit=1e400`);
       const body = await response.text();
       assert.equal(response.status, 400);
       assert.deepEqual(Object.keys(JSON.parse(body) as object).sort(), [
@@ -151,7 +138,7 @@ describe('HTTP hardening', () => {
     });
 
     it('400 for a malformed JSON body', async () => {
-      const response = await fetch(`${gateway.httpUrl}/health`, {
+      const response = await fetch(`${fixture.httpUrl}/health`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: '{"unterminated": ',
@@ -162,14 +149,14 @@ describe('HTTP hardening', () => {
     });
 
     it('400 for a path that is not valid percent-encoding', async () => {
-      const response = await fetch(`${gateway.httpUrl}/demo/%E0%A4%A`);
+      const response = await fetch(`${fixture.httpUrl}/demo/%E0%A4%A`);
       const body = await response.text();
       assert.ok([400, 404].includes(response.status), `status ${response.status}`);
       assertNoInternals(body);
     });
 
     it('413 for a body over the parser limit', async () => {
-      const response = await fetch(`${gateway.httpUrl}/health`, {
+      const response = await fetch(`${fixture.httpUrl}/health`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ padding: 'x'.repeat(200 * 1024) }),
@@ -182,25 +169,27 @@ describe('HTTP hardening', () => {
 
   describe('bounded requests', () => {
     it('answers 431 to a URL longer than the header limit (16 KiB)', async () => {
-      const answer = await rawExchange(gateway.port, (socket) => {
+      const answer = await rawExchange(fixture.gateway.port, (socket) => {
         socket.write(`GET /ws/stats?limit=${'9'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
       });
       assert.match(answer.text, /^HTTP\/1\.1 431 /);
     });
 
     it('answers 431 to an upgrade request with oversized headers', async () => {
-      const answer = await rawExchange(gateway.port, (socket) => {
-        socket.write(upgradeRequest(gateway.port, '/ws', [`X-Padding: ${'a'.repeat(20_000)}`]));
+      const answer = await rawExchange(fixture.gateway.port, (socket) => {
+        socket.write(
+          upgradeRequest(fixture.gateway.port, '/ws', [`X-Padding: ${'a'.repeat(20_000)}`]),
+        );
       });
       assert.match(answer.text, /^HTTP\/1\.1 431 /);
     });
 
     it('clamps ?limit= to STATS_MAX_TASKS and rejects repeated or huge ones', async () => {
-      const clamped = await fetch(`${gateway.httpUrl}/ws/stats?limit=99999999999`);
+      const clamped = await fetch(`${fixture.httpUrl}/ws/stats?limit=99999999999`);
       const stats = (await clamped.json()) as { connections_per_task_limit: number };
       assert.equal(stats.connections_per_task_limit, 1000);
       for (const query of ['?limit=1&limit=2', `?limit=${'9'.repeat(400)}`]) {
-        const response = await fetch(`${gateway.httpUrl}/ws/stats${query}`);
+        const response = await fetch(`${fixture.httpUrl}/ws/stats${query}`);
         await response.body?.cancel();
         assert.equal(response.status, 400, query);
       }
@@ -213,10 +202,10 @@ describe('HTTP hardening', () => {
 
     it('cuts off a partial upgrade request that stalls', async () => {
       const answer = await rawExchange(
-        gateway.port,
+        fixture.gateway.port,
         (socket) => {
           socket.write(
-            `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nUpgrade: websocket\r\n`,
+            `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${fixture.gateway.port}\r\nUpgrade: websocket\r\n`,
           );
         },
         waitMs,
@@ -234,7 +223,7 @@ describe('HTTP hardening', () => {
     });
 
     it('cuts off a connection that sends nothing at all', async () => {
-      const answer = await rawExchange(gateway.port, () => undefined, waitMs);
+      const answer = await rawExchange(fixture.gateway.port, () => undefined, waitMs);
       assert.ok(
         answer.closedAfterMs < bound,
         `closed after ${Math.round(answer.closedAfterMs)} ms`,
@@ -248,7 +237,7 @@ describe('HTTP hardening', () => {
       const maxLines = (2 * CUT_OFF_BOUND_MS) / 50;
       let lines = 0;
       const answer = await rawExchange(
-        gateway.port,
+        fixture.gateway.port,
         async (socket) => {
           socket.write('GET /ws HTTP/1.1\r\n');
           while (!socket.destroyed && lines < maxLines) {
@@ -267,7 +256,7 @@ describe('HTTP hardening', () => {
     });
 
     it('leaves open WebSockets alone, however long they are idle', async () => {
-      const client = await WsTestClient.connect(gateway.wsUrl);
+      const client = await fixture.connect();
       // Idle for three timeouts: only the handshake is bounded, not the connection.
       await delay(HANDSHAKE_TIMEOUT_MS * 3);
       await client.ping();
@@ -275,7 +264,7 @@ describe('HTTP hardening', () => {
     });
 
     it('leaves a slow but complete HTTP exchange alone', async () => {
-      const response = await fetch(`${gateway.httpUrl}/health/live`);
+      const response = await fetch(`${fixture.httpUrl}/health/live`);
       assert.equal(response.status, 200);
       await response.body?.cancel();
     });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { describe, it } from 'node:test';
+import { useGateway } from '../support/use-gateway.js';
 import { UpgradeRefusedError, WsTestClient } from '../support/ws-test-client.js';
 
 const LISTED = 'http://localhost:3000';
@@ -38,41 +37,23 @@ async function assertUpgradeAccepted(url: string, origin?: string): Promise<void
 }
 
 describe('CORS_ORIGINS for HTTP and WebSocket upgrades', () => {
-  let redis: RedisServer;
-
-  before(async () => {
-    redis = await RedisServer.start();
-  });
-
-  after(async () => {
-    await redis?.stop();
-  });
-
   describe('with a list of origins', () => {
-    let gateway: TestApp;
-
-    before(async () => {
-      gateway = await startTestApp({ redisUrl: redis.url, allowedOrigins: [LISTED, ALSO_LISTED] });
-    });
-
-    after(async () => {
-      await gateway?.close();
-    });
+    const fixture = useGateway({ settings: { allowedOrigins: [LISTED, ALSO_LISTED] } });
 
     const refusedForOrigin = async (): Promise<number> => {
-      const response = await fetch(`${gateway.httpUrl}/ws/stats`);
+      const response = await fetch(`${fixture.httpUrl}/ws/stats`);
       return ((await response.json()) as Stats).connections_refused.origin;
     };
 
     it('accepts upgrades from each listed origin', async () => {
-      await assertUpgradeAccepted(gateway.wsUrl, LISTED);
-      await assertUpgradeAccepted(gateway.wsUrl, ALSO_LISTED);
+      await assertUpgradeAccepted(fixture.wsUrl, LISTED);
+      await assertUpgradeAccepted(fixture.wsUrl, ALSO_LISTED);
     });
 
     it('refuses an upgrade from an unlisted origin with HTTP 403, and counts it', async () => {
       const before = await refusedForOrigin();
       await assert.rejects(
-        WsTestClient.connect(gateway.wsUrl, { origin: UNLISTED }),
+        WsTestClient.connect(fixture.wsUrl, { origin: UNLISTED }),
         (error: unknown) => {
           assert.ok(error instanceof UpgradeRefusedError, String(error));
           assert.equal(error.statusCode, 403);
@@ -83,59 +64,51 @@ describe('CORS_ORIGINS for HTTP and WebSocket upgrades', () => {
     });
 
     it('accepts an upgrade without an Origin header (a non-browser client)', async () => {
-      await assertUpgradeAccepted(gateway.wsUrl);
+      await assertUpgradeAccepted(fixture.wsUrl);
     });
 
     it('sends Access-Control-Allow-Origin for a listed origin only', async () => {
-      const allowed = await get(`${gateway.httpUrl}/health`, LISTED);
+      const allowed = await get(`${fixture.httpUrl}/health`, LISTED);
       assert.equal(allowed.status, 200);
       assert.equal(allowed.headers.get('access-control-allow-origin'), LISTED);
 
-      const other = await get(`${gateway.httpUrl}/health`, ALSO_LISTED);
+      const other = await get(`${fixture.httpUrl}/health`, ALSO_LISTED);
       assert.equal(other.headers.get('access-control-allow-origin'), ALSO_LISTED);
 
       // CORS is the browser's check: the server answers, but without the header.
-      const refused = await get(`${gateway.httpUrl}/health`, UNLISTED);
+      const refused = await get(`${fixture.httpUrl}/health`, UNLISTED);
       assert.equal(refused.status, 200);
       assert.equal(refused.headers.get('access-control-allow-origin'), null);
     });
 
     it('answers a preflight from a listed origin, and not one from an unlisted origin', async () => {
-      const allowed = await preflight(`${gateway.httpUrl}/health`, LISTED);
+      const allowed = await preflight(`${fixture.httpUrl}/health`, LISTED);
       assert.ok(allowed.status === 204 || allowed.status === 200, `status ${allowed.status}`);
       assert.equal(allowed.headers.get('access-control-allow-origin'), LISTED);
       assert.match(allowed.headers.get('access-control-allow-methods') ?? '', /\bGET\b/);
 
-      const refused = await preflight(`${gateway.httpUrl}/health`, UNLISTED);
+      const refused = await preflight(`${fixture.httpUrl}/health`, UNLISTED);
       assert.equal(refused.headers.get('access-control-allow-origin'), null);
       assert.equal(refused.headers.get('access-control-allow-methods'), null);
     });
   });
 
   describe('with an empty list', () => {
-    let gateway: TestApp;
-
-    before(async () => {
-      gateway = await startTestApp({ redisUrl: redis.url, allowedOrigins: [] });
-    });
-
-    after(async () => {
-      await gateway?.close();
-    });
+    const fixture = useGateway({ settings: { allowedOrigins: [] } });
 
     it('accepts upgrades from any origin, and from none', async () => {
-      await assertUpgradeAccepted(gateway.wsUrl, UNLISTED);
-      await assertUpgradeAccepted(gateway.wsUrl, LISTED);
-      await assertUpgradeAccepted(gateway.wsUrl);
+      await assertUpgradeAccepted(fixture.wsUrl, UNLISTED);
+      await assertUpgradeAccepted(fixture.wsUrl, LISTED);
+      await assertUpgradeAccepted(fixture.wsUrl);
     });
 
     it('allows any origin over HTTP, preflight included', async () => {
-      const response = await get(`${gateway.httpUrl}/health`, UNLISTED);
+      const response = await get(`${fixture.httpUrl}/health`, UNLISTED);
       assert.equal(response.status, 200);
       const allowOrigin = response.headers.get('access-control-allow-origin');
       assert.ok(allowOrigin === UNLISTED || allowOrigin === '*', `got ${allowOrigin}`);
 
-      const allowed = await preflight(`${gateway.httpUrl}/health`, UNLISTED);
+      const allowed = await preflight(`${fixture.httpUrl}/health`, UNLISTED);
       const preflightOrigin = allowed.headers.get('access-control-allow-origin');
       assert.ok(preflightOrigin === UNLISTED || preflightOrigin === '*', `got ${preflightOrigin}`);
     });

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { ServerMessage } from '@task-status/client/protocol';
 import { RATE_LIMIT_CLOCK } from '../../src/rate-limit/rate-limit-clock.js';
 import { getStats } from '../support/gateway-stats.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { RedisServer } from '../support/redis-server.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { useGateway } from '../support/use-gateway.js';
 import { withTimeout } from '../support/with-timeout.js';
 import { WsTestClient } from '../support/ws-test-client.js';
 
@@ -19,44 +18,22 @@ const kinds = (messages: ServerMessage[]): string[] =>
   messages.map((m) => (m.type === 'error' ? `error:${m.code}` : m.type));
 
 describe('inbound message rate per connection', () => {
-  let redis: RedisServer;
-  let gateway: TestApp;
-  let unlimited: TestApp;
-  const clients: WsTestClient[] = [];
   // The buckets refill only when a test moves this clock: on a busy machine, real time passing
   // between two messages of a burst would refill a token and change the counts.
   const clock = new ManualClock(0);
-
-  before(async () => {
-    redis = await RedisServer.start();
-    gateway = await startTestApp(
-      {
-        redisUrl: redis.url,
-        rateLimitPerSecond: PER_SECOND,
-        rateLimitBurst: BURST,
-        rateLimitMaxViolations: MAX_VIOLATIONS,
-        rateLimitViolationWindowMs: 60_000,
-      },
-      {
-        configure: (builder) =>
-          builder.overrideProvider(RATE_LIMIT_CLOCK).useValue(() => clock.now()),
-      },
-    );
-    unlimited = await startTestApp({ redisUrl: redis.url, rateLimitPerSecond: 0 });
+  const fixture = useGateway({
+    settings: {
+      rateLimitPerSecond: PER_SECOND,
+      rateLimitBurst: BURST,
+      rateLimitMaxViolations: MAX_VIOLATIONS,
+      rateLimitViolationWindowMs: 60_000,
+    },
+    start: {
+      configure: (builder) =>
+        builder.overrideProvider(RATE_LIMIT_CLOCK).useValue(() => clock.now()),
+    },
   });
-
-  after(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await gateway?.close();
-    await unlimited?.close();
-    await redis?.stop();
-  });
-
-  const connect = async (app = gateway): Promise<WsTestClient> => {
-    const client = await WsTestClient.connect(app.wsUrl);
-    clients.push(client);
-    return client;
-  };
+  const connect = () => fixture.connect();
 
   /** Sends `count` pings in one go, as fast as the socket takes them. */
   const pingBurst = (client: WsTestClient, count: number): void => {
@@ -97,14 +74,14 @@ describe('inbound message rate per connection', () => {
     const answers = await client.take(BURST + 1, isAnswer);
 
     assert.deepEqual(kinds(answers).slice(-1), ['error:rate_limited']);
-    const stats = await getStats(gateway.httpUrl);
+    const stats = await getStats(fixture.httpUrl);
     assert.equal(stats.connections_per_task['over-the-limit'], undefined);
   });
 
   it('closes with 1008 on sustained abuse, after the allowed rate_limited answers', async () => {
     const bystander = await connect();
     const abuser = await connect();
-    const before = await getStats(gateway.httpUrl);
+    const before = await getStats(fixture.httpUrl);
 
     pingBurst(abuser, BURST + MAX_VIOLATIONS + 10);
     const close = await withTimeout(abuser.closed, 5_000, 'the 1008 close');
@@ -117,7 +94,7 @@ describe('inbound message rate per connection', () => {
     ]);
     // Other connections are not affected.
     await bystander.ping();
-    const after = await getStats(gateway.httpUrl);
+    const after = await getStats(fixture.httpUrl);
     assert.equal(after.rate_limited.closed_connections - before.rate_limited.closed_connections, 1);
     assert.ok(after.rate_limited.messages - before.rate_limited.messages >= MAX_VIOLATIONS + 1);
     assert.equal(after.limits.rate_limit_per_second, PER_SECOND);
@@ -155,10 +132,14 @@ describe('inbound message rate per connection', () => {
     assert.deepEqual(kinds(answers), Array<string>(BURST).fill('pong'));
   });
 
-  it('lets everything through when the rate limit is off (0)', async () => {
-    const client = await connect(unlimited);
-    pingBurst(client, 300);
-    const answers = await client.take(300, isAnswer);
-    assert.ok(answers.every((message) => message.type === 'pong'));
+  describe('with the rate limit off', () => {
+    const unlimited = useGateway({ settings: { rateLimitPerSecond: 0 } });
+
+    it('lets everything through when the rate limit is off (0)', async () => {
+      const client = await unlimited.connect();
+      pingBurst(client, 300);
+      const answers = await client.take(300, isAnswer);
+      assert.ok(answers.every((message) => message.type === 'pong'));
+    });
   });
 });
