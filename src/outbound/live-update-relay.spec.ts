@@ -23,8 +23,8 @@ const { Receiver, WebSocket } = ws as unknown as {
 class RecordingSocket {
   readyState: number = WebSocket.OPEN;
   bufferedAmount = 0;
-  /** The negotiated extensions: none, so frames go straight to the TCP socket. */
-  extensions = '';
+  /** The negotiated extensions (ws' `_extensions`): none, so frames go straight to the TCP socket. */
+  _extensions: Record<string, unknown> = {};
   readonly writes: string[][] = [];
   readonly sends: string[] = [];
   readonly _socket = {
@@ -147,7 +147,7 @@ describe('LiveUpdateRelay', () => {
   it('sends each update through ws (framed per socket) when permessage-deflate was negotiated', async () => {
     const { delivery } = setUp();
     const socket = new RecordingSocket();
-    socket.extensions = 'permessage-deflate';
+    socket._extensions = { 'permessage-deflate': {} };
     const watchers = asSockets(socket);
 
     delivery.deliverLive(update('t', 1), watchers);

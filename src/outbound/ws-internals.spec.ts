@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ws from 'ws';
-import { checkWsInternals, encodeTextFrame } from './ws-internals.js';
+import { checkWsInternals, encodeTextFrame, rawTransportOf } from './ws-internals.js';
 
 interface FrameReceiver {
   on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
@@ -46,5 +46,22 @@ describe('encodeTextFrame', () => {
 describe('checkWsInternals', () => {
   it('passes with the installed ws', () => {
     assert.doesNotThrow(() => checkWsInternals());
+  });
+});
+
+describe('rawTransportOf', () => {
+  const transport = { write: () => true };
+
+  it('gives the TCP socket of a socket without extensions', () => {
+    const socket = { _extensions: {}, _socket: transport } as unknown as ws.WebSocket;
+    assert.equal(rawTransportOf(socket), transport);
+  });
+
+  it('gives nothing once permessage-deflate was negotiated: ws must frame and compress', () => {
+    const socket = {
+      _extensions: { 'permessage-deflate': {} },
+      _socket: transport,
+    } as unknown as ws.WebSocket;
+    assert.equal(rawTransportOf(socket), undefined);
   });
 });

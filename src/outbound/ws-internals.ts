@@ -19,10 +19,15 @@ interface FrameOptions {
 
 type FrameEncoder = (data: Buffer, options: FrameOptions) => Buffer[];
 
-/** ws' TCP socket: ws keeps it as `_socket`. */
-type WebSocketWithTransport = WebSocket & { _socket?: unknown };
+/** ws' TCP socket (`_socket`) and its negotiated extensions by name (`_extensions`). */
+type WebSocketWithInternals = WebSocket & {
+  _socket?: unknown;
+  _extensions?: Record<string, unknown>;
+};
 
 const { Sender } = ws as unknown as { Sender?: { frame?: FrameEncoder } };
+
+const PERMESSAGE_DEFLATE = 'permessage-deflate';
 
 const TEXT_FRAME: FrameOptions = { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false };
 
@@ -42,8 +47,10 @@ export function encodeTextFrame(payload: Buffer): Buffer {
  * synchronously, so raw writes keep their order and `bufferedAmount` still counts them.
  */
 export function rawTransportOf(socket: WebSocket): Socket | undefined {
-  if (socket.extensions !== '') return undefined;
-  return (socket as WebSocketWithTransport)._socket as Socket | undefined;
+  const internals = socket as WebSocketWithInternals;
+  // Not the public `extensions`, which builds a string on every read.
+  if (internals._extensions?.[PERMESSAGE_DEFLATE] !== undefined) return undefined;
+  return internals._socket as Socket | undefined;
 }
 
 export class WsInternalsChangedError extends Error {
@@ -76,6 +83,10 @@ export function checkWsInternals(): void {
     socket.setSocket(transport, Buffer.alloc(0), { maxPayload: 0, skipUTF8Validation: false });
     if (rawTransportOf(socket) !== transport) {
       throw new WsInternalsChangedError('WebSocket#_socket is not the TCP socket');
+    }
+    const { _extensions: extensions } = socket as WebSocketWithInternals;
+    if (typeof extensions !== 'object' || extensions === null) {
+      throw new WsInternalsChangedError('WebSocket#_extensions is missing');
     }
   } finally {
     transport.destroy();
