@@ -28,6 +28,8 @@ export class DeliveryTally {
   unexpectedCloses = 0;
   /** Frames that could not be understood (no `seq`, a masked server frame, an error answer). */
   protocolErrors = 0;
+  /** Update frames whose `task_id` is not the task their connection subscribed to. */
+  wrongTask = 0;
 
   constructor(readonly latency: LatencyHistogram) {}
 }
@@ -44,6 +46,7 @@ const SOCKETIO_UPDATE = Buffer.from('42["status_update"');
 const SOCKETIO_SUBSCRIBED = Buffer.from('42["subscribed"');
 /** nchan sends the published update itself, which starts with its task id (update-message.ts). */
 const NCHAN_UPDATE = Buffer.from('{"task_id":"');
+const TASK_ID_KEY = Buffer.from('"task_id":"');
 const SEQ_KEY = Buffer.from('"seq":');
 const SENT_AT_KEY = Buffer.from('"sent_at_us":');
 const CHAR_0 = 0x30;
@@ -147,9 +150,9 @@ const enum State {
 
 /**
  * One WebSocket client connection over a bare `net.Socket`: the upgrade, masked client frames,
- * and a server-frame parser that reads only what it counts (the frame kind, `seq` and
- * `sent_at_us`). It holds one subscription, to `taskId`, and checks that the updates of that task
- * arrive once each and in order.
+ * and a server-frame parser that reads only what it counts (the frame kind, `task_id`, `seq` and
+ * `sent_at_us`). It holds one subscription, to `taskId`, and checks that every update is for that
+ * task and that its updates arrive once each and in order.
  */
 export class LeanConnection {
   /** status_update frames received. */
@@ -166,6 +169,10 @@ export class LeanConnection {
   private settle: ((error?: Error) => void) | undefined;
   /** How an update frame of this dialect starts. */
   private readonly updatePrefix: Buffer;
+  /** Where, from the frame's start, the scan for `"task_id":"` begins (nchan's prefix is the key). */
+  private readonly taskIdKeyFrom: number;
+  /** The subscribed task id and its closing quote: what must follow `"task_id":"` in an update. */
+  private readonly taskIdValue: Buffer;
 
   constructor(
     private readonly target: ConnectionTarget,
@@ -178,6 +185,8 @@ export class LeanConnection {
         : target.dialect === 'nchan'
           ? NCHAN_UPDATE
           : TASK_STATUS_UPDATE;
+    this.taskIdKeyFrom = target.dialect === 'nchan' ? 1 : this.updatePrefix.length;
+    this.taskIdValue = Buffer.from(`${taskId}"`);
   }
 
   /** Connects, upgrades and subscribes; resolves once the server confirmed the subscription. */
@@ -349,7 +358,7 @@ export class LeanConnection {
   private onText(buffer: Buffer, start: number, end: number, now: number): void {
     const update = this.updatePrefix;
     if (startsWith(buffer, start, end, update)) {
-      this.onUpdate(buffer, start, end, now, update.length);
+      this.onUpdate(buffer, start, end, now);
     } else if (this.target.dialect === 'socketio') {
       this.onSocketIoControl(buffer, start, end);
     } else if (
@@ -362,16 +371,22 @@ export class LeanConnection {
     }
   }
 
-  private onUpdate(
-    buffer: Buffer,
-    start: number,
-    end: number,
-    now: number,
-    prefixLength: number,
-  ): void {
+  private onUpdate(buffer: Buffer, start: number, end: number, now: number): void {
     const tally = this.tally;
-    // The update prefix is already known to be there; the published fields follow it.
-    const seqEnd = readIntegerAfter(buffer, SEQ_KEY, start + prefixLength, end);
+    // Bench task ids need no JSON escaping, so the value's bytes are the id's; its end quote is
+    // compared too, so that a longer id with this one as prefix does not pass.
+    const keyAt = indexOfKey(buffer, TASK_ID_KEY, start + this.taskIdKeyFrom, end);
+    if (keyAt < 0) {
+      tally.protocolErrors += 1;
+      return;
+    }
+    const idFrom = keyAt + TASK_ID_KEY.length;
+    if (!startsWith(buffer, idFrom, end, this.taskIdValue)) {
+      tally.wrongTask += 1;
+      return;
+    }
+    // The published fields follow the task id in every dialect.
+    const seqEnd = readIntegerAfter(buffer, SEQ_KEY, idFrom + this.taskIdValue.length, end);
     if (seqEnd < 0) {
       tally.protocolErrors += 1;
       return;

@@ -159,6 +159,7 @@ export class LoadWorkerPool {
       incomplete: 0,
       unexpectedCloses: 0,
       protocolErrors: 0,
+      wrongTask: 0,
       latency,
     };
     for (const result of results) {
@@ -171,6 +172,7 @@ export class LoadWorkerPool {
       total.incomplete += result.incomplete;
       total.unexpectedCloses += result.unexpectedCloses;
       total.protocolErrors += result.protocolErrors;
+      total.wrongTask += result.wrongTask;
       latency.merge(result.latency);
     }
     return total;

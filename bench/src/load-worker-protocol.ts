@@ -51,6 +51,8 @@ export interface VerifyResult {
   incomplete: number;
   unexpectedCloses: number;
   protocolErrors: number;
+  /** Update frames for another task than their connection's (not counted in `frames`). */
+  wrongTask: number;
   latency: HistogramData;
 }
 

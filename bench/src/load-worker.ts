@@ -77,6 +77,7 @@ function verify(expected: Record<string, number>): VerifyResult {
     incomplete: 0,
     unexpectedCloses: tally.unexpectedCloses,
     protocolErrors: tally.protocolErrors,
+    wrongTask: tally.wrongTask,
     latency: tally.latency.toData(),
   };
   for (const connection of connections) {

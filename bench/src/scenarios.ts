@@ -48,6 +48,8 @@ export interface DeliveryCheck {
   incomplete: number;
   unexpectedCloses: number;
   protocolErrors: number;
+  /** Update frames whose `task_id` was not their connection's task (each checked on arrival). */
+  wrongTask: number;
   /** All expected frames arrived before the drain timeout (or delivery stalled). */
   drained: boolean;
 }
@@ -287,6 +289,7 @@ async function verify(
     incomplete: result.incomplete,
     unexpectedCloses: result.unexpectedCloses,
     protocolErrors: result.protocolErrors,
+    wrongTask: result.wrongTask,
     drained: drained || finalStateReached,
   };
   if (!check.drained) {
@@ -302,6 +305,9 @@ async function verify(
   if (check.unexpectedCloses > 0)
     problems.push(`${check.unexpectedCloses} connections closed by the server`);
   if (check.protocolErrors > 0) problems.push(`${check.protocolErrors} frames not understood`);
+  if (check.wrongTask > 0) {
+    problems.push(`${check.wrongTask} frames carried another task_id than their subscription's`);
+  }
   return { check, latency: result.latency };
 }
 

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { WebSocketServer, type AddressInfo } from 'ws';
 
 const BUILD_TIMEOUT_MS = 90_000;
 const RUN_TIMEOUT_MS = 150_000;
@@ -33,11 +37,30 @@ interface SmokeRecord {
         incomplete: number;
         unexpectedCloses: number;
         protocolErrors: number;
+        wrongTask: number;
         drained: boolean;
       };
       loadGenerator: { share: number; saturated: boolean };
     }[];
   }[];
+}
+
+/** The load generator's client, as built into bench/dist (read at run time: bench/ is built apart). */
+interface LeanClientModule {
+  DeliveryTally: new (latency: unknown) => {
+    frames: number;
+    wrongTask: number;
+    protocolErrors: number;
+  };
+  LeanConnection: new (
+    target: { host: string; port: number; dialect: 'task-status' },
+    taskId: string,
+    tally: unknown,
+  ) => { open(timeoutMs: number): Promise<void>; close(): void };
+}
+
+function importBench<T>(file: string): Promise<T> {
+  return import(pathToFileURL(resolve('bench', 'dist', 'src', file)).href) as Promise<T>;
 }
 
 /**
@@ -148,8 +171,49 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
         assert.equal(delivery.incomplete, 0, where);
         assert.equal(delivery.unexpectedCloses, 0, where);
         assert.equal(delivery.protocolErrors, 0, where);
+        assert.equal(delivery.wrongTask, 0, `${where}: frames of another task`);
         assert.equal(delivery.drained, true, where);
       }
+    }
+  });
+
+  it("counts an update of another task as the wrong task's, not as its connection's", async () => {
+    const { DeliveryTally, LeanConnection } =
+      await importBench<LeanClientModule>('lean-ws-client.js');
+    const { LatencyHistogram } = await importBench<{ LatencyHistogram: new () => unknown }>(
+      'latency-histogram.js',
+    );
+    const update = (taskId: string, seq: number): string =>
+      `{"type":"status_update","task_id":"${taskId}","data":{"seq":${seq}}}`;
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(server, 'listening');
+    server.on('connection', (socket) =>
+      socket.once('message', () => {
+        socket.send('{"type":"subscribed","task_id":"t1"}');
+        // t10 starts with t1: only the closing quote tells them apart.
+        for (const frame of [update('t1', 1), update('t10', 2), update('t2', 2), update('t1', 2)]) {
+          socket.send(frame);
+        }
+      }),
+    );
+    const tally = new DeliveryTally(new LatencyHistogram());
+    const { port } = server.address() as AddressInfo;
+    const connection = new LeanConnection(
+      { host: '127.0.0.1', port, dialect: 'task-status' },
+      't1',
+      tally,
+    );
+    try {
+      await connection.open(5_000);
+      for (let waited = 0; tally.frames + tally.wrongTask < 4 && waited < 5_000; waited += 10) {
+        await sleep(10);
+      }
+      assert.equal(tally.frames, 2);
+      assert.equal(tally.wrongTask, 2);
+      assert.equal(tally.protocolErrors, 0);
+    } finally {
+      connection.close();
+      server.close();
     }
   });
 
