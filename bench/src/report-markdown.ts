@@ -221,14 +221,42 @@ function deliveryText(cell: CellRecord | undefined): string {
   if (expected === 0)
     return delivered === 0 ? 'none expected, none received' : `${delivered} unexpected`;
   const skipped = delivery.reduce((sum, d) => sum + (d.skipped ?? 0), 0);
+  const wrongTask = delivery.reduce((sum, d) => sum + (d.wrongTask ?? 0), 0);
   const verdict = undrained
     ? 'not drained'
-    : cell.lost > 0
-      ? `${cell.lost} lost`
-      : skipped > 0
-        ? `${skipped.toLocaleString('en-US')} coalesced, every connection ended on the last update`
-        : 'none lost';
+    : [
+        cell.lost > 0 ? `**${cell.lost.toLocaleString('en-US')} lost**` : 'none lost',
+        ...(skipped > 0 ? [`${skipped.toLocaleString('en-US')} coalesced`] : []),
+        ...(wrongTask > 0 ? [`**${wrongTask.toLocaleString('en-US')} of another task**`] : []),
+      ].join(', ');
   return `${delivered.toLocaleString('en-US')} / ${expected.toLocaleString('en-US')}, ${verdict}`;
+}
+
+/**
+ * S4's account of the frames not received: how many the target itself counted as coalesced (and
+ * so excused), and how many are lost. Targets that count no coalescing have every gap as a loss.
+ */
+function missingText(cell: CellRecord | undefined): string {
+  const delivery = cell?.runs.map((run) => run.delivery).filter((d) => d !== undefined) ?? [];
+  if (!cell || delivery.length === 0) return '–';
+  const missing = delivery.reduce((sum, d) => sum + Math.max(0, d.expected - d.delivered), 0);
+  const sum = (pick: (d: (typeof delivery)[number]) => number | undefined): number =>
+    delivery.reduce((total, d) => total + (pick(d) ?? 0), 0);
+  const counts = delivery.every((d) => d.coalescedByTarget !== undefined);
+  const figures = [`${missing.toLocaleString('en-US')} missing`];
+  if (counts) {
+    figures.push(
+      `${sum((d) => d.coalescedByTarget).toLocaleString('en-US')} counted coalesced by the target`,
+      `${sum((d) => d.droppedByTarget).toLocaleString('en-US')} dropped`,
+    );
+  } else if (sum((d) => d.skipped) > 0) {
+    // A record written before the target's count was read: the gap was excused unchecked.
+    figures.push(`${sum((d) => d.skipped).toLocaleString('en-US')} excused without a count`);
+  } else {
+    figures.push('no coalescing count: every gap is a loss');
+  }
+  figures.push(`${cell.lost > 0 ? `**${cell.lost.toLocaleString('en-US')}**` : '0'} lost`);
+  return figures.join(', ');
 }
 
 function scenarioTable(run: RunRecord, scenario: ScenarioId): string {
@@ -267,6 +295,13 @@ function scenarioTable(run: RunRecord, scenario: ScenarioId): string {
     ...targets.map((name) => deliveryText(cellOf(run, scenario, name))),
     ...(withBaseline ? others.map(() => '') : []),
   ]);
+  if (scenario === 'S4') {
+    rows.push([
+      'frames missing: coalesced as the target counted them (excused), dropped, lost',
+      ...targets.map((name) => missingText(cellOf(run, scenario, name))),
+      ...(withBaseline ? others.map(() => '') : []),
+    ]);
+  }
   rows.push([
     'load generator saturated (its share of the client CPUs; their total use)',
     ...targets.map((name) => {

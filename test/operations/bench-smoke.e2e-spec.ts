@@ -32,6 +32,9 @@ interface SmokeRecord {
         expected: number;
         delivered: number;
         lost: number;
+        skipped: number;
+        coalescedByTarget?: number;
+        droppedByTarget?: number;
         extra: number;
         outOfOrder: number;
         incomplete: number;
@@ -166,6 +169,7 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
         assert.ok(delivery.expected > 0, `${where}: nothing was published`);
         assert.equal(delivery.delivered, delivery.expected, where);
         assert.equal(delivery.lost, 0, where);
+        assert.equal(delivery.skipped, 0, where);
         assert.equal(delivery.extra, 0, where);
         assert.equal(delivery.outOfOrder, 0, where);
         assert.equal(delivery.incomplete, 0, where);
@@ -215,6 +219,28 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
       connection.close();
       server.close();
     }
+  });
+
+  it("accounted for S4's missing frames with the gateway's own coalescing counts", () => {
+    // The gateway's counters were read around S4 (none coalesced or dropped in a smoke run, where
+    // every frame arrives); the baselines count none, so every gap of theirs would be a loss.
+    const gateway = cell('S4', 'gateway').runs[0].delivery;
+    assert.equal(gateway?.coalescedByTarget, 0);
+    assert.equal(gateway.droppedByTarget, 0);
+    for (const target of ['bare-relay', 'socketio']) {
+      const delivery = cell('S4', target).runs[0].delivery;
+      assert.ok(delivery, target);
+      assert.equal(delivery.coalescedByTarget, undefined, target);
+      assert.equal(delivery.droppedByTarget, undefined, target);
+    }
+    const markdown = resultFiles.find((file) => file.endsWith('.md'));
+    assert.ok(markdown);
+    const row = readFileSync(join(resultsDir, markdown), 'utf8')
+      .split('\n')
+      .find((line) => line.startsWith('| frames missing: coalesced as the target counted them'));
+    assert.ok(row, 'no account of the missing frames in the S4 table');
+    assert.match(row, /0 missing, 0 counted coalesced by the target, 0 dropped, 0 lost/);
+    assert.match(row, /no coalescing count: every gap is a loss, 0 lost/);
   });
 
   it('measured latency from the timestamps the publisher embedded', () => {
