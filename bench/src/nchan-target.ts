@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpPublisher } from './http-publisher.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -62,14 +62,13 @@ export function nchanVersions(): string {
 }
 
 /**
- * nginx.conf for one nchan target, written into `dir`, which holds everything nginx writes (pid,
+ * nginx.conf for one nchan target, to be written into `dir`, which holds everything nginx writes (pid,
  * temp paths); the error log goes to stderr, which the bench keeps like the other targets'
  * output. One process (`master_process off`): the bench starts, pins, measures and kills it like
  * the Node targets' single process. nchan's in-memory store, no Redis: its fastest mode.
  */
-export function writeNchanConfig(dir: string, port: number, maxConnections: number): string {
-  const file = join(dir, 'nginx.conf');
-  const conf = `# Written by the bench (bench/src/nchan-target.ts) for one run of the nchan target.
+export function nchanConfig(dir: string, port: string, maxConnections: number): string {
+  return `# Written by the bench (bench/src/nchan-target.ts) for one run of the nchan target.
 load_module ${NCHAN_MODULE};
 daemon off;
 master_process off;
@@ -116,8 +115,6 @@ http {
   }
 }
 `;
-  writeFileSync(file, conf);
-  return file;
 }
 
 let probes = 0;

@@ -3,6 +3,7 @@ import { basename, relative } from 'node:path';
 import { SIZE_DEFAULTS } from './bench-options.js';
 import { markdownTable, renderMarkdown } from './report-markdown.js';
 import type { RunRecord } from './run-record.js';
+import { shellWord } from './target-configuration.js';
 
 const START = '<!-- bench:results:start (written by npm run bench; edit outside these markers) -->';
 const END = '<!-- bench:results:end -->';
@@ -77,8 +78,52 @@ export function describeRun(run: RunRecord, resultsFile: string): string {
     '',
     ...run.targets.map((t) => `- \`${t.name}\`: ${t.description}`),
     ...run.skipped.map((s) => `- \`${s.target}\`: not measured (${s.reason})`),
+    '',
+    configurationText(run),
   ];
   return lines.join('\n');
+}
+
+/** A code span in a table cell: `|` would end the cell. */
+function code(text: string): string {
+  return `\`${text.replaceAll('|', '\\|')}\``;
+}
+
+/** How each target was started: command, environment, pinning, and the files written for it. */
+function configurationText(run: RunRecord): string {
+  const configured = run.targets.flatMap(({ name, configuration }) =>
+    configuration ? [{ name, c: configuration }] : [],
+  );
+  if (configured.length === 0) return 'How the targets were started: not recorded in this run.';
+  const rows = configured.map(({ name, c }) => [
+    code(name),
+    code(c.command.map(shellWord).join(' ')),
+    Object.entries(c.env)
+      .map(([key, value]) => code(`${key}=${shellWord(value)}`))
+      .join('<br>'),
+    c.cpus === undefined ? 'not pinned' : `${c.cpus} (taskset)`,
+  ]);
+  const files = configured.flatMap(({ name, c }) =>
+    c.files.map(
+      (file) =>
+        `<details><summary>${name}: ${file.path}</summary>\n\n\`\`\`nginx\n${file.text.trimEnd()}\n\`\`\`\n\n</details>`,
+    ),
+  );
+  const extra = configured.flatMap(({ name, c }) =>
+    c.benchGatewayEnv === undefined
+      ? []
+      : [
+          `${code(name)} ran with ${code(`BENCH_GATEWAY_ENV=${c.benchGatewayEnv}`)}: in its environment above.`,
+        ],
+  );
+  return [
+    'How each target was started (`<port>` and `<work dir>` chosen afresh for every start, in a new ' +
+      'empty directory; it inherits no other environment variable):',
+    '',
+    markdownTable(['target', 'command', 'environment', 'CPUs'], rows),
+    ...(extra.length > 0 ? ['', ...extra] : []),
+    ...(files.length > 0 ? ['', ...files] : []),
+  ].join('\n');
 }
 
 /**

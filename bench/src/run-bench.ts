@@ -23,6 +23,7 @@ import { describeRun, writeDocs } from './report-docs.js';
 import { formatNumber, METRICS, renderMarkdown } from './report-markdown.js';
 import { cellRecord, median, type CellRecord, type RunRecord } from './run-record.js';
 import { SCENARIOS, type ScenarioMeasurement } from './scenarios.js';
+import { describeConfiguration, targetConfiguration } from './target-configuration.js';
 import { targetDefinition, TargetProcess } from './target-process.js';
 import { UpdateMessages } from './update-message.js';
 
@@ -151,6 +152,24 @@ async function run(options: BenchOptions): Promise<number> {
   const pool = LoadWorkerPool.start(options.sizes.workers, registry);
   const messages = new UpdateMessages(options.sizes['payload-bytes']);
   const connectionsNeeded = maxConnections(options);
+  const definitions = options.targets.map((name) =>
+    targetDefinition(name, options.gatewayMain, connectionsNeeded),
+  );
+  // Printed before measuring and kept in the record: the figures name what produced them.
+  const configurations = new Map(
+    definitions.map((definition) => [
+      definition.name,
+      targetConfiguration(definition, {
+        redisUrl: redis.url,
+        channel: options.channel,
+        cpus: pinning.server,
+      }),
+    ]),
+  );
+  log('how each target is started (<port> and <work dir> are chosen afresh for every start):');
+  for (const [name, configuration] of configurations) {
+    log(describeConfiguration(name, configuration));
+  }
   const measurements = new Map<string, ScenarioMeasurement[]>();
   const parseRuns: number[] = [];
   const allCpus = [...cpuTimes().keys()];
@@ -164,8 +183,8 @@ async function run(options: BenchOptions): Promise<number> {
       log(
         `[rep ${rep}] one JSON.parse of a ${parse.messageBytes}-byte update: ${(parse.nsPerParse / 1000).toFixed(2)} µs`,
       );
-      for (const name of options.targets) {
-        const definition = targetDefinition(name, options.gatewayMain, connectionsNeeded);
+      for (const definition of definitions) {
+        const name = definition.name;
         let target: TargetProcess | undefined;
         for (const scenario of options.scenarios) {
           if (!target || options.restartPerScenario || !target.running) {
@@ -239,6 +258,7 @@ async function run(options: BenchOptions): Promise<number> {
         relative(process.cwd(), options.gatewayMain),
         connectionsNeeded,
       ).description,
+      configuration: configurations.get(name),
     })),
     skipped: nchanNote(options),
     restartPerScenario: options.restartPerScenario,

@@ -2,6 +2,7 @@ import type { BenchOptions, ScenarioId } from './bench-options.js';
 import type { CpuPinning } from './cpu-pinning.js';
 import type { MachineInfo } from './machine-info.js';
 import type { ScenarioMeasurement } from './scenarios.js';
+import type { TargetConfiguration } from './target-configuration.js';
 import type { TargetName } from './target-process.js';
 
 /** One scenario against one target: every repetition and the medians. */
@@ -29,7 +30,8 @@ export interface RunRecord {
   loadAverage: { start: number[]; end: number[] };
   pinning: CpuPinning;
   sizes: BenchOptions['sizes'];
-  targets: { name: TargetName; description: string }[];
+  /** `configuration`: how each was started (absent in records from before it was kept). */
+  targets: { name: TargetName; description: string; configuration?: TargetConfiguration }[];
   skipped: { target: string; reason: string }[];
   restartPerScenario: boolean;
   jsonParse: { nsPerParse: number[]; medianNsPerParse: number; messageBytes: number };

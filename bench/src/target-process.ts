@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +11,11 @@ import type { Dialect } from './lean-ws-client.js';
 import {
   NCHAN_MESSAGE_BUFFER_LENGTH,
   NCHAN_MESSAGE_TIMEOUT,
+  nchanConfig,
   nchanMissing,
   nchanRoundTrip,
   nchanVersions,
   nginxBinary,
-  writeNchanConfig,
 } from './nchan-target.js';
 import type { ProcessRegistry } from './process-registry.js';
 import { processCpuSeconds, processMemory, type MemoryStats } from './proc-stats.js';
@@ -39,13 +39,39 @@ export interface TargetDefinition {
    */
   publisher: 'redis' | 'http';
   description: string;
-  /** The program to start and its arguments; may first write files (a config) into `workDir`. */
-  command: (port: number, workDir: string) => [string, string[]];
+  /** The program to start and its arguments, run in `workDir`. */
+  command: (workDir: string) => [string, string[]];
+  /** Files written into `workDir` before each start (nchan's nginx.conf), for the port it gets. */
+  files: (port: string, workDir: string) => { name: string; text: string }[];
+  /** Its own settings; the bench adds those of targetEnvironment(), and nothing is inherited. */
   env: Record<string, string>;
+  /** BENCH_GATEWAY_ENV as given, when it added to `env`. */
+  benchGatewayEnv?: string;
+}
+
+/**
+ * Every environment variable a target process gets: its own settings, then where to listen and
+ * which Redis channel to read. Nothing else of the bench's environment is passed on.
+ */
+export function targetEnvironment(
+  definition: TargetDefinition,
+  port: string,
+  redisUrl: string,
+  channel: string,
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    ...definition.env,
+    HOST: '127.0.0.1',
+    PORT: port,
+    REDIS_URL: redisUrl,
+    REDIS_PUBSUB_CHANNEL: channel,
+  };
 }
 
 const BASELINES = fileURLToPath(new URL('../baselines/', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
+const NCHAN_CONF = 'nginx.conf';
 
 /**
  * Extra settings for the gateway target from BENCH_GATEWAY_ENV (`KEY=VALUE,KEY=VALUE`), to compare
@@ -63,6 +89,8 @@ function gatewayExtraEnv(): Record<string, string> {
 function nodeScript(script: string): TargetDefinition['command'] {
   return () => [process.execPath, [script]];
 }
+
+const NO_FILES: TargetDefinition['files'] = () => [];
 
 /**
  * How each target is started: the Node ones the same way, `node <script>` with its environment;
@@ -83,12 +111,16 @@ export function targetDefinition(
           `this gateway, built (${gatewayMain}), NODE_ENV=production, LOG_LEVEL=WARNING` +
           (process.env.BENCH_GATEWAY_ENV ? `, ${process.env.BENCH_GATEWAY_ENV}` : ''),
         command: nodeScript(gatewayMain),
+        files: NO_FILES,
         env: {
           NODE_ENV: 'production',
           LOG_LEVEL: 'WARNING',
           WS_MAX_CONNECTIONS: String(maxConnections + 1000),
           ...gatewayExtraEnv(),
         },
+        ...(process.env.BENCH_GATEWAY_ENV
+          ? { benchGatewayEnv: process.env.BENCH_GATEWAY_ENV }
+          : {}),
       };
     case 'bare-relay':
       return {
@@ -98,6 +130,7 @@ export function targetDefinition(
         description:
           'bench/baselines/bare-relay: ws + ioredis, a Map of Sets, frame serialized once',
         command: nodeScript(join(BASELINES, 'bare-relay', 'server.js')),
+        files: NO_FILES,
         env: { NODE_ENV: 'production' },
       };
     case 'socketio':
@@ -108,6 +141,7 @@ export function targetDefinition(
         description:
           'bench/baselines/socketio: Socket.IO 4 + @socket.io/redis-adapter, a room per task, websocket transport only',
         command: nodeScript(join(BASELINES, 'socketio', 'server.js')),
+        files: NO_FILES,
         env: { NODE_ENV: 'production' },
       };
     case 'nchan':
@@ -119,13 +153,15 @@ export function targetDefinition(
           `${nchanVersions()}: one nginx process, nchan's in-memory store (no Redis), ` +
           'WebSocket subscribers at /sub/<task_id>, HTTP POST publisher at /pub/<task_id>, ' +
           `message buffer ${NCHAN_MESSAGE_BUFFER_LENGTH} per channel for ${NCHAN_MESSAGE_TIMEOUT}`,
-        command: (port, workDir) => {
+        command: (workDir) => {
           const nginx = nginxBinary();
           if (nginx === undefined) throw new Error(nchanMissing());
-          const conf = writeNchanConfig(workDir, port, maxConnections);
           // -e: even the log of startup, before the config is read, stays out of /var/log.
-          return [nginx, ['-p', workDir, '-c', conf, '-e', 'stderr']];
+          return [nginx, ['-p', workDir, '-c', join(workDir, NCHAN_CONF), '-e', 'stderr']];
         },
+        files: (port, workDir) => [
+          { name: NCHAN_CONF, text: nchanConfig(workDir, port, maxConnections) },
+        ],
         env: {},
       };
   }
@@ -184,18 +220,14 @@ export class TargetProcess {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const port = await freePort();
       const workDir = mkdtempSync(join(tmpdir(), `bench-${definition.name}-`));
-      const [program, programArgs] = definition.command(port, workDir);
+      for (const file of definition.files(String(port), workDir)) {
+        writeFileSync(join(workDir, file.name), file.text);
+      }
+      const [program, programArgs] = definition.command(workDir);
       const [command, args] = pinnedCommand(program, programArgs, options.cpus);
       const child = spawn(command, args, {
         cwd: workDir,
-        env: {
-          PATH: process.env.PATH ?? '',
-          ...definition.env,
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          REDIS_URL: options.redisUrl,
-          REDIS_PUBSUB_CHANNEL: options.channel,
-        },
+        env: targetEnvironment(definition, String(port), options.redisUrl, options.channel),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       options.registry.track(child);

@@ -12,13 +12,26 @@ import { WebSocketServer, type AddressInfo } from 'ws';
 const BUILD_TIMEOUT_MS = 90_000;
 const RUN_TIMEOUT_MS = 150_000;
 const TARGETS = ['gateway', 'bare-relay', 'socketio'];
+/** The gateway's default backpressure threshold, set explicitly: recorded, and changes nothing. */
+const GATEWAY_EXTRA_ENV = 'WS_BACKPRESSURE_BYTES=262144';
 const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
 
 /** The parts of bench/results/<timestamp>.json that this test reads (see bench/src/run-record.ts). */
 interface SmokeRecord {
   label: string;
   machine: { cpus: number; node: string };
-  pinning: { note: string };
+  pinning: { note: string; server?: string };
+  targets: {
+    name: string;
+    configuration?: {
+      command: string[];
+      cwd: string;
+      env: Record<string, string>;
+      cpus?: string;
+      files: { path: string; text: string }[];
+      benchGatewayEnv?: string;
+    };
+  }[];
   loadAverage: { start: number[]; end: number[] };
   sizes: Record<string, number>;
   jsonParse: { medianNsPerParse: number };
@@ -70,9 +83,12 @@ function importBench<T>(file: string): Promise<T> {
  * Runs a command to its end within `ms`. On timeout it gets SIGTERM first, so that the bench
  * stops the redis-server and targets it started, then SIGKILL.
  */
-function run(args: string[], ms: number): Promise<string> {
+function run(args: string[], ms: number, env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -97,17 +113,19 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
   let resultsDir: string;
   let record: SmokeRecord;
   let resultFiles: string[];
+  let gateway: string;
+  let output: string;
 
   before(
     async () => {
-      const gateway = resolve(process.env.BENCH_GATEWAY ?? join('dist', 'main.js'));
+      gateway = resolve(process.env.BENCH_GATEWAY ?? join('dist', 'main.js'));
       assert.ok(existsSync(gateway), `${gateway} is missing: build the gateway first`);
       resultsDir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
       await run(
         [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', join('bench', 'tsconfig.json')],
         BUILD_TIMEOUT_MS,
       );
-      await run(
+      output = await run(
         [
           join('bench', 'dist', 'src', 'run-bench.js'),
           '--smoke',
@@ -120,6 +138,7 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
           '--no-docs',
         ],
         RUN_TIMEOUT_MS,
+        { BENCH_GATEWAY_ENV: GATEWAY_EXTRA_ENV },
       );
       resultFiles = readdirSync(resultsDir);
       const json = resultFiles.find((file) => file.endsWith('.json'));
@@ -278,6 +297,55 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
     const gateway = cell('S6', 'gateway').runs[0].metrics;
     assert.ok(Number.isFinite(gateway.gatewaySlowConsumers));
     assert.equal(cell('S6', 'bare-relay').runs[0].metrics.gatewaySlowConsumers, undefined);
+  });
+
+  it('printed and recorded how each target was started, before measuring', () => {
+    const firstFigure = output.indexOf('[rep 1]');
+    assert.ok(firstFigure > 0, 'no measurement printed');
+    const markdownFile = resultFiles.find((file) => file.endsWith('.md'));
+    assert.ok(markdownFile);
+    const markdown = readFileSync(join(resultsDir, markdownFile), 'utf8');
+    for (const name of TARGETS) {
+      const configuration = record.targets.find((t) => t.name === name)?.configuration;
+      assert.ok(configuration, `${name}: no configuration recorded`);
+      const { env, command } = configuration;
+      // Where to listen and which Redis channel to read, for every target; a fresh port each start.
+      assert.equal(env.HOST, '127.0.0.1', name);
+      assert.equal(env.PORT, '<port>', name);
+      assert.match(env.REDIS_URL, /^redis:\/\/127\.0\.0\.1:\d+/, name);
+      assert.ok(env.REDIS_PUBSUB_CHANNEL, name);
+      assert.equal(configuration.cwd, '<work dir>', name);
+      assert.equal(configuration.cpus, record.pinning.server, `${name}: pinning`);
+      assert.equal(command.includes(process.execPath), true, `${name}: ${command.join(' ')}`);
+      if (record.pinning.server !== undefined) {
+        assert.deepEqual(command.slice(0, 3), ['taskset', '-c', record.pinning.server], name);
+      }
+      const printed = output.indexOf(`target ${name}:`);
+      assert.ok(printed >= 0 && printed < firstFigure, `${name}: not printed before measuring`);
+      for (const [key, value] of Object.entries(env)) {
+        // Printed as set (quoted only where a shell would need it), and in the markdown report.
+        assert.ok(output.includes(`${key}=`), `${name}: ${key} not printed`);
+        if (/^[\w@%+=:,./<>-]+$/.test(value)) {
+          assert.ok(output.includes(`${key}=${value}`), `${name}: ${key}=${value} not printed`);
+          assert.ok(markdown.includes(`\`${key}=${value}\``), `${name}: ${key} not in the report`);
+        }
+      }
+    }
+    const gatewayConfiguration = record.targets.find((t) => t.name === 'gateway')?.configuration;
+    assert.ok(gatewayConfiguration);
+    assert.equal(gatewayConfiguration.command.at(-1), gateway);
+    assert.equal(gatewayConfiguration.env.NODE_ENV, 'production');
+    assert.equal(gatewayConfiguration.env.LOG_LEVEL, 'WARNING');
+    assert.equal(gatewayConfiguration.env.WS_BACKPRESSURE_BYTES, '262144');
+    assert.equal(gatewayConfiguration.benchGatewayEnv, GATEWAY_EXTRA_ENV);
+    assert.ok(
+      Number(gatewayConfiguration.env.WS_MAX_CONNECTIONS) >
+        Math.max(record.sizes['s1-connections'], record.sizes['s4-subscribers']),
+      'the connection limit is raised above the run',
+    );
+    assert.match(output, new RegExp(`from BENCH_GATEWAY_ENV: ${GATEWAY_EXTRA_ENV}`));
+    assert.match(markdown, /\| target \| command \| environment \| CPUs \|/);
+    assert.ok(markdown.includes(`BENCH_GATEWAY_ENV=${GATEWAY_EXTRA_ENV}`));
   });
 
   it('recorded the machine, the pinning, the load and its own CPU', () => {
