@@ -10,7 +10,7 @@ import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
 import { CLUSTER_OPTIONS, type ResolvedClusterOptions } from './cluster-options.js';
 import {
-  CLUSTER_INDEX_KEY,
+  clusterIndexKeyFor,
   HEARTBEAT_TOP_TASKS,
   instanceHeartbeatKey,
   type InstanceHeartbeat,
@@ -25,7 +25,8 @@ const SHUTDOWN_DELETE_TIMEOUT_MS = 1_000;
 /**
  * Publishes this instance's counts to Redis for the cluster view of /ws/stats: every interval,
  * `SET gateway:instances:{id} {json} PX 3*interval` and `ZADD gateway:instances {now} {id}` in
- * one transaction. The key's TTL is what makes an instance that died without a word disappear;
+ * one transaction (`gateway:{instances}` and `gateway:{instances}:{id}` on a Redis Cluster, so
+ * that both keys share a slot). The key's TTL is what makes an instance that died without a word disappear;
  * a clean shutdown deletes it at once.
  */
 @Injectable()
@@ -78,10 +79,11 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
     if (!this.enabled) return;
     this.stop();
     let timer: NodeJS.Timeout | undefined;
+    const index = clusterIndexKeyFor(this.redis.isCluster);
     const removal = this.redis.connection
       .multi()
-      .del(instanceHeartbeatKey(this.instanceId))
-      .zrem(CLUSTER_INDEX_KEY, this.instanceId)
+      .del(instanceHeartbeatKey(this.instanceId, index))
+      .zrem(index, this.instanceId)
       .exec()
       .catch(() => undefined); // Unreachable: the TTL removes the key instead.
     await Promise.race([
@@ -98,14 +100,15 @@ export class ClusterHeartbeat implements OnModuleInit, OnModuleDestroy, BeforeAp
     const now = Date.now();
     const id = this.instanceId;
     const pruneBefore = now - Math.max(MIN_INDEX_PRUNE_AGE_MS, 10 * this.ttlMs);
+    const index = clusterIndexKeyFor(this.redis.isCluster);
     try {
       await this.redis.connection
         .multi()
-        .set(instanceHeartbeatKey(id), JSON.stringify(this.snapshot(now)), 'PX', this.ttlMs)
-        .zadd(CLUSTER_INDEX_KEY, now, id)
+        .set(instanceHeartbeatKey(id, index), JSON.stringify(this.snapshot(now)), 'PX', this.ttlMs)
+        .zadd(index, now, id)
         // Instances that died long ago; the live ones are told apart by their key, not the score.
-        .zremrangebyscore(CLUSTER_INDEX_KEY, '-inf', `(${pruneBefore}`)
-        .pexpire(CLUSTER_INDEX_KEY, now - pruneBefore)
+        .zremrangebyscore(index, '-inf', `(${pruneBefore}`)
+        .pexpire(index, now - pruneBefore)
         .exec();
     } catch {
       // Redis unreachable: the Redis error listener reports it; the key expires meanwhile.

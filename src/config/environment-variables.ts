@@ -98,6 +98,21 @@ export class EnvironmentVariables {
   @IsOptional()
   REDIS_PARTITIONS?: number;
 
+  /**
+   * Seed nodes of a Redis Cluster, `host:port,host:port,...` (any few; the rest are discovered).
+   * Set: the gateway uses ioredis' Cluster client and ignores REDIS_URL; needs
+   * REDIS_PUBSUB_MODE=sharded.
+   */
+  @Transform(parseList)
+  @IsArray()
+  @ArrayMaxSize(64)
+  @Matches(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/, {
+    each: true,
+    message: 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port',
+  })
+  @IsOptional()
+  REDIS_CLUSTER_NODES?: string[];
+
   @IsInt()
   @Min(1)
   @IsOptional()

@@ -3,6 +3,7 @@ import { validateSync } from 'class-validator';
 import { redactUrlCredentials } from '../logging/redact-secrets.js';
 import { authEnvironmentProblems, SECRET_VARIABLES } from './auth-environment.js';
 import { EnvironmentVariables } from './environment-variables.js';
+import { redisEnvironmentProblems } from './redis-environment.js';
 
 /** Variables for which an empty value is a setting of its own rather than "use the default". */
 const EMPTY_IS_A_VALUE = new Set(['TASK_STATUS_KEY_PREFIX']);
@@ -50,7 +51,7 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
     );
   }
   // Rules across variables (one key source, algorithms that fit the key), once each is valid.
-  const authProblems = authEnvironmentProblems(env);
-  if (authProblems.length > 0) throw new InvalidEnvironmentError(authProblems);
+  const problems = [...redisEnvironmentProblems(env), ...authEnvironmentProblems(env)];
+  if (problems.length > 0) throw new InvalidEnvironmentError(problems);
   return env;
 }

@@ -39,3 +39,52 @@ describe('REDIS_PUBSUB_MODE and REDIS_PARTITIONS', () => {
     });
   }
 });
+
+describe('REDIS_CLUSTER_NODES', () => {
+  it('is empty by default: a single Redis at REDIS_URL', () => {
+    assert.deepEqual(redisOptionsOf({}).clusterNodes, []);
+  });
+
+  it('maps a comma-separated host:port list onto the Redis options', () => {
+    const redis = redisOptionsOf({
+      REDIS_CLUSTER_NODES: ' redis-0.redis:6379, 10.0.0.2:7000 ,[::1]:7001',
+      REDIS_PUBSUB_MODE: 'sharded',
+    });
+    assert.deepEqual(redis.clusterNodes, ['redis-0.redis:6379', '10.0.0.2:7000', '[::1]:7001']);
+  });
+
+  for (const value of ['redis://redis-0:6379', 'redis-0', 'redis-0:6379,:7000']) {
+    it(`refuses REDIS_CLUSTER_NODES=${value}`, () => {
+      assert.throws(
+        () => parseEnvironment({ REDIS_CLUSTER_NODES: value, REDIS_PUBSUB_MODE: 'sharded' }),
+        (error: unknown) =>
+          error instanceof InvalidEnvironmentError &&
+          error.problems.length === 1 &&
+          error.problems[0].startsWith('REDIS_CLUSTER_NODES='),
+      );
+    });
+  }
+
+  for (const mode of [undefined, 'channel']) {
+    it(`refuses a cluster with REDIS_PUBSUB_MODE=${mode ?? '(unset)'}`, () => {
+      assert.throws(
+        () =>
+          parseEnvironment({
+            REDIS_CLUSTER_NODES: '127.0.0.1:7000',
+            ...(mode ? { REDIS_PUBSUB_MODE: mode } : {}),
+          }),
+        (error: unknown) =>
+          error instanceof InvalidEnvironmentError &&
+          error.problems.length === 1 &&
+          error.problems[0].includes('REDIS_PUBSUB_MODE must be "sharded"'),
+      );
+    });
+  }
+
+  it('is refused in channel mode by the module options too', () => {
+    assert.throws(
+      () => resolveRedisOptions({ clusterNodes: ['127.0.0.1:7000'] }),
+      /needs pubsubMode "sharded"/,
+    );
+  });
+});

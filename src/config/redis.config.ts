@@ -10,6 +10,7 @@ export function redisOptionsFromEnvironment(env: EnvironmentVariables): RedisOpt
     channel: env.REDIS_PUBSUB_CHANNEL,
     pubsubMode: env.REDIS_PUBSUB_MODE,
     partitions: env.REDIS_PARTITIONS,
+    clusterNodes: env.REDIS_CLUSTER_NODES,
   };
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   HEARTBEAT_TOP_TASKS,
+  clusterIndexKeyFor,
   instanceHeartbeatKey,
   parseInstanceHeartbeat,
   type InstanceHeartbeat,
@@ -81,5 +82,17 @@ describe('parseInstanceHeartbeat', () => {
 describe('instanceHeartbeatKey', () => {
   it('puts the instance id after the index key', () => {
     assert.equal(instanceHeartbeatKey('gateway-1'), 'gateway:instances:gateway-1');
+  });
+
+  it('keeps the names on a single Redis and hash-tags both keys on a Redis Cluster', () => {
+    // Act
+    const single = clusterIndexKeyFor(false);
+    const cluster = clusterIndexKeyFor(true);
+
+    // Assert: one hash tag, so the index and every heartbeat key share a slot.
+    assert.equal(single, 'gateway:instances');
+    assert.equal(instanceHeartbeatKey('gateway-1', single), 'gateway:instances:gateway-1');
+    assert.equal(cluster, 'gateway:{instances}');
+    assert.equal(instanceHeartbeatKey('gateway-1', cluster), 'gateway:{instances}:gateway-1');
   });
 });

@@ -3,9 +3,20 @@ import { TASK_ID_PATTERN } from '@task-status/client/protocol';
 /** Sorted set of the instance ids that sent a heartbeat, scored by its time (ms since the epoch). */
 export const CLUSTER_INDEX_KEY = 'gateway:instances';
 
+/**
+ * The index on a Redis Cluster: the hash tag puts it and every heartbeat key in one slot, as the
+ * heartbeat's MULTI and the reader's pipeline need. A single Redis keeps the untagged names.
+ */
+export const HASH_TAGGED_CLUSTER_INDEX_KEY = 'gateway:{instances}';
+
 /** The key holding one instance's latest heartbeat, with a TTL of three intervals. */
-export function instanceHeartbeatKey(instanceId: string): string {
-  return `${CLUSTER_INDEX_KEY}:${instanceId}`;
+export function instanceHeartbeatKey(instanceId: string, indexKey = CLUSTER_INDEX_KEY): string {
+  return `${indexKey}:${instanceId}`;
+}
+
+/** The index key for a connection to a Redis Cluster (`true`) or to a single Redis. */
+export function clusterIndexKeyFor(redisCluster: boolean): string {
+  return redisCluster ? HASH_TAGGED_CLUSTER_INDEX_KEY : CLUSTER_INDEX_KEY;
 }
 
 /** Tasks each instance puts in its heartbeat: its own busiest ones, so a heartbeat stays small. */

@@ -28,6 +28,7 @@ function build() {
       channel: 'updates',
       pubsubMode: 'channel',
       partitions: 1024,
+      clusterNodes: [],
     },
     'gateway-1',
   );

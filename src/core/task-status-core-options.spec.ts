@@ -15,6 +15,7 @@ describe('resolveCoreOptions', () => {
         channel: 'task_status_updates',
         pubsubMode: 'channel',
         partitions: 1024,
+        clusterNodes: [],
       },
       instanceId: `${hostname()}-${process.pid}`,
       taskState: {
@@ -56,6 +57,7 @@ describe('resolveCoreOptions', () => {
         channel: 'other_channel',
         pubsubMode: 'sharded',
         partitions: 64,
+        clusterNodes: [],
       },
       instanceId: 'gateway-a',
       taskState: { snapshotKeyPrefix: '', terminalStatuses: ['done'], resyncBatchSize: 10 },

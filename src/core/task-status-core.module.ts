@@ -106,10 +106,17 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
       useFactory: (factory: RedisConnectionFactory, redis: ResolvedRedisOptions) =>
         // Commands fail fast while Redis is down instead of queueing without bound.
         new RedisCommandClient(
-          factory.create(redis.url, 'commands', {
-            enableOfflineQueue: false,
-            maxRetriesPerRequest: 1,
-          }),
+          redis.clusterNodes.length > 0
+            ? factory.createCluster(
+                redis.clusterNodes,
+                'commands',
+                { enableOfflineQueue: false },
+                { maxRetriesPerRequest: 1 },
+              )
+            : factory.create(redis.url, 'commands', {
+                enableOfflineQueue: false,
+                maxRetriesPerRequest: 1,
+              }),
         ),
     },
     {

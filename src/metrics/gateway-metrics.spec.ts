@@ -32,6 +32,7 @@ function build() {
       channel: 'task_status_updates',
       pubsubMode: 'channel',
       partitions: 1024,
+      clusterNodes: [],
     },
     'metrics-spec',
   );

@@ -6,9 +6,8 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
 import { quitGracefully } from '../redis/quit-gracefully.js';
-import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
+import { RedisConnectionFactory, type RedisConnection } from '../redis/redis-connection.factory.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { DataPathCanary } from './data-path-canary.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
@@ -34,7 +33,7 @@ export interface RedisSubscriberEvents {
 export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdown {
   readonly events = new EventEmitter<RedisSubscriberEvents>();
   private readonly logger = new Logger(RedisSubscriberService.name);
-  private readonly connection: Redis;
+  private readonly connection: RedisConnection;
   private stopping = false;
 
   constructor(
@@ -49,10 +48,17 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     // Resubscription is done here on every 'ready', so that "subscribed" is known, not assumed.
     // In sharded mode a (un)subscribe left over from the old connection must not be replayed
     // after the resubscription: the wanted set may have changed meanwhile.
-    this.connection = connectionFactory.create(options.url, 'subscriber', {
-      autoResubscribe: false,
-      ...(shardChannels.enabled ? { autoResendUnfulfilledCommands: false } : {}),
-    });
+    // On a Redis Cluster, ioredis keeps one subscriber connection per primary and routes each
+    // SSUBSCRIBE (all its channels in one slot: one partition) to the owner of the slot.
+    this.connection =
+      options.clusterNodes.length > 0
+        ? connectionFactory.createCluster(options.clusterNodes, 'subscriber', {
+            shardedSubscribers: true,
+          })
+        : connectionFactory.create(options.url, 'subscriber', {
+            autoResubscribe: false,
+            ...(shardChannels.enabled ? { autoResendUnfulfilledCommands: false } : {}),
+          });
   }
 
   onModuleInit(): void {

@@ -42,11 +42,31 @@ export class TaskSnapshotReader {
   }
 
   /**
-   * One MGET for many tasks; the answer is in the same order. (In sharded mode the keys span
-   * slots, which a standalone Redis allows; a Redis Cluster would need one MGET per slot.)
+   * The stored states of many tasks, in the same order. One MGET, whose keys may span slots on a
+   * single Redis; on a Redis Cluster one MGET per partition (its keys share a slot), sent at once.
    */
-  readMany(taskIds: readonly string[]): Promise<Array<string | null>> {
+  async readMany(taskIds: readonly string[]): Promise<Array<string | null>> {
     const prefix = this.options.snapshotKeyPrefix;
-    return this.redis.connection.mget(taskIds.map((id) => this.layout.keyOf(prefix, id)));
+    const connection = this.redis.connection;
+    if (!this.redis.isCluster) {
+      return connection.mget(taskIds.map((id) => this.layout.keyOf(prefix, id)));
+    }
+    const positions = new Map<number, number[]>();
+    taskIds.forEach((taskId, index) => {
+      const partition = this.layout.partitionOf(taskId);
+      const batch = positions.get(partition);
+      if (batch) batch.push(index);
+      else positions.set(partition, [index]);
+    });
+    const states = new Array<string | null>(taskIds.length).fill(null);
+    await Promise.all(
+      Array.from(positions.values(), async (indexes) => {
+        const values = await connection.mget(
+          indexes.map((index) => this.layout.keyOf(prefix, taskIds[index])),
+        );
+        indexes.forEach((position, i) => (states[position] = values[i] ?? null));
+      }),
+    );
+    return states;
   }
 }

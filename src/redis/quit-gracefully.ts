@@ -1,7 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis-connection.factory.js';
 
 /** QUIT, bounded in time: a Redis that does not answer must not hold up shutdown. */
-export async function quitGracefully(connection: Redis, timeoutMs = 1_000): Promise<void> {
+export async function quitGracefully(
+  connection: RedisConnection,
+  timeoutMs = 1_000,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { reconnectDelay } from './redis-connection.factory.js';
+import { parseClusterNode, reconnectDelay } from './redis-connection.factory.js';
 
 const ATTEMPTS = Array.from({ length: 40 }, (_, index) => index);
 
@@ -66,5 +66,18 @@ describe('reconnectDelay', () => {
     // Assert
     for (const delay of delays) assert.ok(delay >= 50 && delay <= 5_000, `delay ${delay}`);
     assert.ok(new Set(delays).size > 100, 'expected the jitter to spread the delays');
+  });
+});
+
+describe('parseClusterNode', () => {
+  it('splits host:port, an IPv6 address in brackets included', () => {
+    assert.deepEqual(parseClusterNode('redis-0.redis:6379'), { host: 'redis-0.redis', port: 6379 });
+    assert.deepEqual(parseClusterNode('[::1]:7000'), { host: '::1', port: 7000 });
+  });
+
+  it('refuses what is not host:port', () => {
+    for (const node of ['redis-0', ':7000', 'redis-0:0', 'redis-0:65536', 'redis-0:x']) {
+      assert.throws(() => parseClusterNode(node), /Not a host:port/, node);
+    }
   });
 });

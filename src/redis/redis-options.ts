@@ -18,6 +18,12 @@ export interface RedisOptions {
   pubsubMode?: PubSubMode;
   /** p = CRC-32(task_id) mod partitions, in `sharded` mode; must equal the publishers'. Default 1024. */
   partitions?: number;
+  /**
+   * Seed nodes (`host:port`) of a Redis Cluster. When given, both connections are ioredis
+   * `Cluster` clients (the subscriber with one sharded subscriber per primary) and `url` is not
+   * used; needs `pubsubMode: 'sharded'`. Default `[]`: a single Redis at `url`.
+   */
+  clusterNodes?: string[];
 }
 
 export type ResolvedRedisOptions = Required<RedisOptions>;
@@ -25,13 +31,19 @@ export type ResolvedRedisOptions = Required<RedisOptions>;
 export const REDIS_OPTIONS = Symbol('REDIS_OPTIONS');
 
 export function resolveRedisOptions(options?: RedisOptions): ResolvedRedisOptions {
-  return applyDefaults(
+  const resolved = applyDefaults(
     {
       url: 'redis://localhost:6379/0',
       channel: 'task_status_updates',
       pubsubMode: 'channel',
       partitions: 1024,
+      clusterNodes: [],
     },
     options,
   );
+  // Classic pub/sub on a cluster is broadcast to every node: the one mode that does not scale.
+  if (resolved.clusterNodes.length > 0 && resolved.pubsubMode !== 'sharded') {
+    throw new Error('A Redis Cluster (clusterNodes) needs pubsubMode "sharded"');
+  }
+  return resolved;
 }

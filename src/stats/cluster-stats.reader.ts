@@ -4,7 +4,7 @@ import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { INSTANCE_ID } from '../core/task-status-core.module-definition.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import {
-  CLUSTER_INDEX_KEY,
+  clusterIndexKeyFor,
   instanceHeartbeatKey,
   parseInstanceHeartbeat,
 } from '../core/instance-heartbeat.js';
@@ -35,14 +35,17 @@ export class ClusterStatsReader {
   /** Rejects when Redis cannot be asked. */
   async read(taskLimit: number): Promise<ClusterStats> {
     const connection = this.redis.connection;
+    // On a Redis Cluster the index and the heartbeat keys share a slot: one pipeline is allowed.
+    const index = clusterIndexKeyFor(this.redis.isCluster);
+    const keyOf = (id: string): string => instanceHeartbeatKey(id, index);
     // Most recent first, so the bound keeps the live ones.
-    const ids = await connection.zrevrange(CLUSTER_INDEX_KEY, 0, MAX_INSTANCES - 1);
+    const ids = await connection.zrevrange(index, 0, MAX_INSTANCES - 1);
     const readings: HeartbeatReading[] = [];
     if (ids.length > 0) {
       const pipeline = connection.pipeline();
       for (const id of ids) {
-        pipeline.get(instanceHeartbeatKey(id));
-        pipeline.pttl(instanceHeartbeatKey(id));
+        pipeline.get(keyOf(id));
+        pipeline.pttl(keyOf(id));
       }
       const replies = (await pipeline.exec()) ?? [];
       ids.forEach((id, index) => {
@@ -53,9 +56,7 @@ export class ClusterStatsReader {
         if (typeof raw !== 'string') return;
         const heartbeat = parseInstanceHeartbeat(raw);
         if (!heartbeat || heartbeat.instance_id !== id) {
-          this.warnings.warn(
-            `Ignored a malformed cluster heartbeat in ${instanceHeartbeatKey(id)}`,
-          );
+          this.warnings.warn(`Ignored a malformed cluster heartbeat in ${keyOf(id)}`);
           return;
         }
         if (heartbeat.channel !== this.redisOptions.channel) return;

@@ -1,20 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { freePort, spawnRedisServer, stopRedisProcess } from './redis-process.js';
 
-const READY_TIMEOUT_MS = 10_000;
-
-/** A free loopback TCP port, as chosen by the kernel. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export { freePort };
 
 /**
  * A redis-server of the test's own, on a free loopback port, keeping nothing on disk. Only the
@@ -67,66 +54,13 @@ export class RedisServer {
   private async terminate(signal: NodeJS.Signals): Promise<void> {
     const child = this.process;
     this.process = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill(signal);
-    await exited;
+    await stopRedisProcess(child, signal);
   }
 
-  private launch(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--protected-mode',
-        'no',
-        '--loglevel',
-        'notice',
-        '--logfile',
-        '',
-        ...(this.dataDir ? ['--dir', this.dataDir, '--dbfilename', 'dump.rdb'] : []),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+  private async launch(): Promise<void> {
+    this.process = await spawnRedisServer(
+      this.port,
+      this.dataDir ? ['--dir', this.dataDir, '--dbfilename', 'dump.rdb'] : [],
     );
-    this.process = child;
-    // A crashed test run must not leave its redis-server behind.
-    const reap = (): void => void child.kill('SIGKILL');
-    process.once('exit', reap);
-    child.once('exit', () => process.off('exit', reap));
-    return new Promise<void>((resolve, reject) => {
-      let output = '';
-      const timer = setTimeout(
-        () => fail(new Error(`redis-server not ready: ${output}`)),
-        READY_TIMEOUT_MS,
-      );
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        reject(error);
-      };
-      const onExit = (code: number | null): void =>
-        fail(new Error(`redis-server exited (${code}): ${output}`));
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          child.stdout?.off('data', onData);
-          child.off('exit', onExit);
-          child.stdout?.resume();
-          resolve();
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.once('error', fail);
-      child.once('exit', onExit);
-    });
   }
 }

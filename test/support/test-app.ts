@@ -27,6 +27,8 @@ export interface TestAppOptions {
   channel?: string;
   pubsubMode?: 'channel' | 'sharded';
   partitions?: number;
+  /** host:port seeds of a Redis Cluster (redisUrl is then not used). */
+  clusterNodes?: string[];
   instanceId?: string;
   snapshotKeyPrefix?: string;
   terminalStatuses?: string[];
@@ -69,6 +71,7 @@ export function coreOptionsOf(options: TestAppOptions): TaskStatusCoreOptions {
       channel: options.channel,
       pubsubMode: options.pubsubMode,
       partitions: options.partitions,
+      clusterNodes: options.clusterNodes,
     },
     instanceId: options.instanceId,
     taskState: {
