@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { getMetadataStorage } from 'class-validator';
 import { parse, parseAllDocuments } from 'yaml';
 import { EnvironmentVariables } from '../../src/config/environment-variables.js';
+import { environmentVariableNames } from '../support/environment-variable-names.js';
 import { useGateway } from '../support/use-gateway.js';
 
 // Paths are relative to the repository root, where the tests run.
@@ -51,15 +51,6 @@ interface PodTemplate {
     securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
     containers: Container[];
   };
-}
-
-/** Every variable the service reads: the defaults of EnvironmentVariables plus optional ones. */
-function environmentVariableNames(): Set<string> {
-  const withDefaults = Object.keys(new EnvironmentVariables());
-  const validated = getMetadataStorage()
-    .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
-    .map((metadata) => metadata.propertyName);
-  return new Set([...withDefaults, ...validated]);
 }
 
 function loadManifests(): Manifest[] {
@@ -324,8 +315,10 @@ describe('Dockerfile and docker-compose.yml', () => {
     volumes?: string[];
     stop_grace_period?: string;
     depends_on?: Record<string, { condition: string }>;
+    profiles?: string[];
   }
-  const compose = parse(readFileSync(resolve('docker-compose.yml'), 'utf8')) as {
+  // Merge keys (`<<: *anchor`) as Docker Compose applies them.
+  const compose = parse(readFileSync(resolve('docker-compose.yml'), 'utf8'), { merge: true }) as {
     services: Record<string, ComposeService>;
   };
 
@@ -364,8 +357,11 @@ describe('Dockerfile and docker-compose.yml', () => {
     assert.equal(Number(exposed), new EnvironmentVariables().PORT);
   });
 
-  it('has redis, websocket and nginx, each with a healthcheck where it matters', () => {
-    assert.deepEqual(Object.keys(compose.services).sort(), ['nginx', 'redis', 'websocket']);
+  it('has redis, websocket and nginx by default, each with a healthcheck where it matters', () => {
+    const byDefault = Object.entries(compose.services)
+      .filter(([, service]) => service.profiles === undefined)
+      .map(([name]) => name);
+    assert.deepEqual(byDefault.sort(), ['nginx', 'redis', 'websocket']);
     assert.ok(compose.services.redis.healthcheck, 'redis healthcheck');
     const websocket = compose.services.websocket;
     assert.ok(websocket.healthcheck, 'websocket healthcheck');
