@@ -172,6 +172,36 @@ describe('ShardChannelSubscriptions', () => {
     ]);
   });
 
+  it('reserve() subscribes a task before its client is in the registry; release() leaves it to the registry', async () => {
+    const { layout, registry, subscriptions, redis } = setup();
+    await subscriptions.attach(redis);
+    redis.holdAnswers = true;
+
+    // A subscribe in flight: the channel is wanted although nobody is registered yet.
+    let confirmed = false;
+    const reserved = subscriptions.reserve('kept').then(() => (confirmed = true));
+    await nextTurn();
+    assert.deepEqual(redis.commands, [['ssubscribe', [layout.channelOf('kept')]]]);
+    assert.equal(confirmed, false);
+    redis.answerAll();
+    await reserved;
+    registry.subscribe({}, 'kept');
+    subscriptions.release('kept');
+    await nextTurn();
+    assert.equal(redis.commands.length, 1, 'registered: the channel stays');
+
+    // A client that went away before registering: its reservation ends, and so does the channel.
+    redis.holdAnswers = false;
+    await subscriptions.reserve('dropped');
+    subscriptions.release('dropped');
+    await nextTurn();
+    assert.deepEqual(redis.commands.slice(1), [
+      ['ssubscribe', [layout.channelOf('dropped')]],
+      ['sunsubscribe', [layout.channelOf('dropped')]],
+    ]);
+    assert.equal(subscriptions.channelCount, 1);
+  });
+
   it('does nothing in channel mode', async () => {
     const { registry, subscriptions, redis } = setup('channel');
     registry.subscribe({}, 't-1');

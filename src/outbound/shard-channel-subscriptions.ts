@@ -43,6 +43,8 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
   /** Tasks whose wanted state may differ from `held`, looked at by the next flush. */
   private readonly dirty = new Set<string>();
   private flushing: Promise<void> | undefined;
+  /** Tasks that subscribes wait for before their client enters the registry, with how many wait. */
+  private readonly reserved = new Map<string, number>();
   /** Held tasks nobody here watches, with the clock time their SUNSUBSCRIBE falls due, oldest first. */
   private readonly graceUntil = new Map<string, number>();
   private graceTimer: ClockTimer | undefined;
@@ -84,6 +86,30 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     return this.scheduleFlush().then(() => this.confirmations.get(taskId));
   }
 
+  /**
+   * A client is about to watch the task and is not in the registry yet: resolves once the task's
+   * channel is subscribed (as watch()), so that the client's `subscribed` answer comes after it
+   * and every update published later reaches it. Call release() once the client is in the
+   * registry, or will not be.
+   */
+  reserve(taskId: string): Promise<void> {
+    if (!this.enabled) return NOTHING_PENDING;
+    this.reserved.set(taskId, (this.reserved.get(taskId) ?? 0) + 1);
+    return this.watch(taskId);
+  }
+
+  /** Ends a reserve(); the registry decides from then on. */
+  release(taskId: string): void {
+    const waiting = this.reserved.get(taskId);
+    if (waiting === undefined) return;
+    if (waiting > 1) {
+      this.reserved.set(taskId, waiting - 1);
+      return;
+    }
+    this.reserved.delete(taskId);
+    this.unwatch(taskId);
+  }
+
   /** The task may have lost its last watcher here (the registry decides at the flush). */
   unwatch(taskId: string): void {
     if (!this.enabled) return;
@@ -101,7 +127,7 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     this.held.clear();
     this.confirmations.clear();
     this.clearGrace();
-    const taskIds = [...this.registry.taskIds()];
+    const taskIds = [...new Set([...this.registry.taskIds(), ...this.reserved.keys()])];
     for (const taskId of taskIds) this.held.add(taskId);
     const commands = fixedChannels.map((channel) => {
       this.counts.ssubscribeCommands += 1;
@@ -149,14 +175,14 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     const graceMs = this.options.unsubscribeGraceMs;
     const due = this.clock.now() + graceMs;
     for (const taskId of tasks) {
-      const wanted = this.registry.subscribersOf(taskId) !== undefined;
+      const wanted = this.isWanted(taskId);
       if (wanted) this.graceUntil.delete(taskId);
       if (wanted === this.held.has(taskId)) continue;
       if (wanted) {
         this.held.add(taskId);
         subscribe.push(taskId);
       } else if (graceMs === 0) {
-        this.release(taskId);
+        this.letGo(taskId);
         unsubscribe.push(taskId);
       } else if (!this.graceUntil.has(taskId)) {
         this.graceUntil.set(taskId, due);
@@ -176,6 +202,10 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     }
   }
 
+  private isWanted(taskId: string): boolean {
+    return this.registry.subscribersOf(taskId) !== undefined || this.reserved.has(taskId);
+  }
+
   /** One SUNSUBSCRIBE per partition. */
   private unsubscribe(connection: ShardSubscriber, taskIds: readonly string[]): void {
     // One connection: Redis applies the commands in the order sent, so the last one wins.
@@ -185,7 +215,7 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     }
   }
 
-  private release(taskId: string): void {
+  private letGo(taskId: string): void {
     this.held.delete(taskId);
     this.confirmations.delete(taskId);
   }
@@ -215,8 +245,8 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     for (const [taskId, due] of this.graceUntil) {
       if (due > now) break;
       this.graceUntil.delete(taskId);
-      if (this.registry.subscribersOf(taskId) !== undefined || !this.held.has(taskId)) continue;
-      this.release(taskId);
+      if (this.isWanted(taskId) || !this.held.has(taskId)) continue;
+      this.letGo(taskId);
       unsubscribe.push(taskId);
     }
     this.unsubscribe(connection, unsubscribe);

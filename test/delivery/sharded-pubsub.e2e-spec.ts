@@ -216,7 +216,11 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
     const tasks = range(3, (i) => `counted-${i}`);
     const client = await connect(two);
     const before = shardStats(await getStats(two.httpUrl));
-    for (const taskId of tasks) await client.subscribe(taskId);
+    for (const taskId of tasks) {
+      await client.subscribe(taskId);
+      // `subscribed` is answered once the SSUBSCRIBE is confirmed: every later update arrives.
+      assert.deepEqual(await shardSubscribers(publisher, [taskId]), [1]);
+    }
     const subscribed = await getStats(two.httpUrl);
     assert.equal(subscribed.redis.pubsub_mode, 'sharded');
     // One SSUBSCRIBE per first watcher (each subscribe came on its own).
