@@ -48,6 +48,7 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
   /** Held tasks nobody here watches, with the clock time their SUNSUBSCRIBE falls due, oldest first. */
   private readonly graceUntil = new Map<string, number>();
   private graceTimer: ClockTimer | undefined;
+  private stopped = false;
 
   constructor(
     private readonly layout: TaskChannelLayout,
@@ -150,6 +151,7 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
 
   /** Nothing stays pending: the connection is closing, and Redis drops its subscriptions with it. */
   onApplicationShutdown(): void {
+    this.stopped = true;
     this.clearGrace();
   }
 
@@ -222,7 +224,8 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
 
   /** Sets the one timer for the oldest task in grace, unless it is set. */
   private armGraceTimer(): void {
-    if (this.graceTimer) return;
+    // A client that left during shutdown: its channel goes with the connection.
+    if (this.graceTimer || this.stopped) return;
     const [first] = this.graceUntil.values();
     if (first === undefined) return;
     const timer = this.clock.setTimeout(

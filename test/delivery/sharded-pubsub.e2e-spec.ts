@@ -103,9 +103,11 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
     ]);
   });
 
+  let oneClosed = false;
+
   after(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await Promise.all([one?.close(), two?.close()]);
+    await Promise.all([oneClosed ? undefined : one?.close(), two?.close()]);
     publisher?.disconnect();
     await redis?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -414,5 +416,19 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
     );
     const stored = await publisher.get(shardKeyOf('task:status:', 'demo-sharded', PARTITIONS));
     assert.equal((JSON.parse(stored ?? '{}') as { status?: string }).status, 'completed');
+  });
+
+  // Last: it closes instance one.
+  it('leaves no grace timer pending at shutdown', async () => {
+    const client = await connect(one);
+    await client.subscribe('leaving-at-shutdown');
+    await client.close();
+    await waitForStats(one.httpUrl, (stats) => shardStats(stats).in_grace > 0, 'the task in grace');
+    assert.equal(clock.pending().length, 1, 'the one grace timer');
+
+    oneClosed = true;
+    await one.close();
+
+    assert.deepEqual(clock.pending(), []);
   });
 });
