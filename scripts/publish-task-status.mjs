@@ -17,9 +17,11 @@ const USAGE = `usage: npm run publish -- <task_id> <status> <progress> [message]
 Sets task:status:<task_id> (TTL 3600 s) and publishes on the channel, in one MULTI/EXEC.
 With REDIS_PUBSUB_MODE=sharded: sets task:status:{p}:<task_id> and SPUBLISHes on
 <channel>:{p}:<task_id>, p = CRC-32(task_id) mod REDIS_PARTITIONS, in one MULTI/EXEC.
+With REDIS_PUBSUB_MODE=both (publishers only, while gateways move from channel to sharded; a
+standalone Redis): both keys, PUBLISH and SPUBLISH, in one MULTI/EXEC.
 Environment (or .env): REDIS_URL (default redis://localhost:6379/0),
-REDIS_PUBSUB_CHANNEL (default task_status_updates), REDIS_PUBSUB_MODE (channel or sharded;
-default channel), REDIS_PARTITIONS (default 1024), TASK_STATUS_KEY_PREFIX (default task:status:;
+REDIS_PUBSUB_CHANNEL (default task_status_updates), REDIS_PUBSUB_MODE (channel, sharded or
+both; default channel), REDIS_PARTITIONS (default 1024), TASK_STATUS_KEY_PREFIX (default task:status:;
 empty: publish only).`;
 
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -86,8 +88,8 @@ if (progressText.trim() === '' || !Number.isFinite(progress)) {
 }
 
 const { redisUrl, channel, mode, partitionsText, keyPrefix } = settings();
-if (mode !== 'channel' && mode !== 'sharded') {
-  usageError(`REDIS_PUBSUB_MODE must be channel or sharded, got ${JSON.stringify(mode)}`);
+if (mode !== 'channel' && mode !== 'sharded' && mode !== 'both') {
+  usageError(`REDIS_PUBSUB_MODE must be channel, sharded or both, got ${JSON.stringify(mode)}`);
 }
 const partitions = Number(partitionsText);
 if (!Number.isInteger(partitions) || partitions < 1 || partitions > 16384) {
@@ -116,13 +118,22 @@ try {
     { task_id: taskId, status, progress, message },
     { channel, keyPrefix, mode, partitions },
   );
-  const stored = result.key
-    ? `stored in ${result.key} (TTL 3600 s)`
-    : 'no state key (empty prefix)';
-  console.log(
-    `published on ${result.channel} at ${redactedUrl(redisUrl)} to ${result.receivers} subscriber(s); ${stored}\n${result.payload}`,
-  );
-  if (result.receivers === 0) {
+  const layouts = result.shard ? [result, result.shard] : [result];
+  for (const layout of layouts) {
+    const stored = layout.key
+      ? `stored in ${layout.key} (TTL 3600 s)`
+      : 'no state key (empty prefix)';
+    console.log(
+      `published on ${layout.channel} at ${redactedUrl(redisUrl)} to ${layout.receivers} subscriber(s); ${stored}`,
+    );
+  }
+  console.log(result.payload);
+  if (mode === 'both' && result.receivers + result.shard.receivers === 0) {
+    console.error(
+      'warning: no gateway received the update on either layout (a sharded gateway subscribes only ' +
+        'while a client watches the task; check REDIS_URL, REDIS_PUBSUB_CHANNEL and REDIS_PARTITIONS)',
+    );
+  } else if (mode !== 'both' && result.receivers === 0) {
     console.error(
       `warning: nothing is subscribed to ${result.channel} on this Redis: no gateway received the update ` +
         (mode === 'sharded'

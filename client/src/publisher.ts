@@ -11,6 +11,14 @@ import {
 export { TASK_ID_PATTERN, DEFAULT_PARTITIONS, partitionOf, shardChannelOf, shardKeyOf };
 export type { PubSubMode };
 
+/**
+ * A gateway's `REDIS_PUBSUB_MODE`, or `both`: the two layouts at once, while gateways move from
+ * `channel` to `sharded` (docs/scaling.md, Migration). A publisher option only.
+ */
+export type PublishMode = PubSubMode | 'both';
+
+export const PUBLISH_MODES: readonly PublishMode[] = ['channel', 'sharded', 'both'];
+
 export const DEFAULT_CHANNEL = 'task_status_updates';
 export const DEFAULT_KEY_PREFIX = 'task:status:';
 export const DEFAULT_TTL_SECONDS = 3600;
@@ -27,6 +35,8 @@ export interface RedisTransactionLike {
 /** An ioredis `Redis` (or `Cluster`, or anything with the same `multi()`). */
 export interface RedisLike {
   multi(): RedisTransactionLike;
+  /** ioredis sets it: true on a `Cluster`, where mode `both` cannot be one transaction. */
+  isCluster?: boolean;
 }
 
 /** A task's state as a publisher sends it: the documented fields, then any others. */
@@ -46,9 +56,11 @@ export interface PublishTaskStatusOptions {
    * The gateway's `REDIS_PUBSUB_MODE`. `channel` (default): PUBLISH on `channel`, key
    * `{prefix}{task_id}`. `sharded`: SPUBLISH on `{channel}:{p}:{task_id}`, key
    * `{prefix}{p}:{task_id}`, p = partitionOf(task_id, partitions): one slot, so one MULTI holds both.
+   * `both` (migration, standalone Redis only): both keys set, PUBLISH and SPUBLISH, in one MULTI,
+   * so gateways of either mode get every update and its snapshot.
    */
-  mode?: PubSubMode;
-  /** The gateway's `REDIS_PARTITIONS`, in `sharded` mode. Default 1024. */
+  mode?: PublishMode;
+  /** The gateway's `REDIS_PARTITIONS`, in `sharded` and `both` modes. Default 1024. */
   partitions?: number;
   /** Pub/sub channel the gateway listens to (the base name in `sharded` mode). Default `task_status_updates`. */
   channel?: string;
@@ -69,6 +81,11 @@ export interface PublishTaskStatusResult {
   channel: string;
   /** PUBLISH's (SPUBLISH's) answer: how many subscribers (gateway instances, usually) received it. */
   receivers: number;
+  /**
+   * In mode `both` only, the sharded half (`channel`, `key` and `receivers` above are then those of
+   * the `channel` layout).
+   */
+  shard?: { channel: string; key: string | undefined; receivers: number };
 }
 
 /**
@@ -111,34 +128,59 @@ export async function publishTaskStatus(
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
     throw new RangeError('ttlSeconds must be a positive integer');
   }
-  if (mode !== 'channel' && mode !== 'sharded') {
-    throw new TypeError(`mode must be 'channel' or 'sharded', got ${JSON.stringify(mode)}`);
+  if (!PUBLISH_MODES.includes(mode)) {
+    throw new TypeError(`mode must be 'channel', 'sharded' or 'both', got ${JSON.stringify(mode)}`);
+  }
+  if (mode === 'both' && redis.isCluster === true) {
+    // The old key and channel hash to other slots than the task's partition: no one transaction.
+    throw new TypeError(
+      "mode 'both' needs a standalone Redis (one MULTI across slots); a Redis Cluster takes mode 'sharded' only",
+    );
   }
   if (!Number.isInteger(partitions) || partitions < 1) {
     throw new RangeError('partitions must be a positive integer');
   }
   const payload = formatTaskStatus(update, (options.now ?? (() => new Date()))());
   const taskId = update.task_id;
-  const sharded = mode === 'sharded';
-  const channel = sharded ? shardChannelOf(baseChannel, taskId, partitions) : baseChannel;
-  let key: string | undefined;
-  if (keyPrefix !== '') {
-    key = sharded ? shardKeyOf(keyPrefix, taskId, partitions) : `${keyPrefix}${taskId}`;
-  }
+  const withKey = keyPrefix !== '';
+  const classic = mode !== 'sharded' && {
+    channel: baseChannel,
+    key: withKey ? `${keyPrefix}${taskId}` : undefined,
+  };
+  const shard = mode !== 'channel' && {
+    channel: shardChannelOf(baseChannel, taskId, partitions),
+    key: withKey ? shardKeyOf(keyPrefix, taskId, partitions) : undefined,
+  };
 
   let transaction = redis.multi();
-  if (key !== undefined) transaction = transaction.set(key, payload, 'EX', ttlSeconds);
-  if (sharded) {
-    if (!transaction.spublish) throw new TypeError('sharded mode needs a client with spublish');
-    transaction = transaction.spublish(channel, payload);
-  } else {
-    transaction = transaction.publish(channel, payload);
+  for (const layout of [classic, shard]) {
+    if (layout && layout.key !== undefined) {
+      transaction = transaction.set(layout.key, payload, 'EX', ttlSeconds);
+    }
+  }
+  // The publishes come last, in this order: their answers are the last replies.
+  if (classic) transaction = transaction.publish(classic.channel, payload);
+  if (shard) {
+    if (!transaction.spublish) throw new TypeError(`mode '${mode}' needs a client with spublish`);
+    transaction = transaction.spublish(shard.channel, payload);
   }
   const replies = await transaction.exec();
   if (replies === null) throw new Error('Redis aborted the MULTI/EXEC transaction');
   for (const [error] of replies) if (error) throw error;
-  const receivers = replies[replies.length - 1]?.[1];
-  return { payload, channel, key, receivers: typeof receivers === 'number' ? receivers : 0 };
+  const count = (reply: [Error | null, unknown] | undefined) =>
+    typeof reply?.[1] === 'number' ? reply[1] : 0;
+  const last = count(replies[replies.length - 1]);
+  if (classic && shard) {
+    return {
+      payload,
+      ...classic,
+      receivers: count(replies[replies.length - 2]),
+      shard: { ...shard, receivers: last },
+    };
+  }
+  const layout = classic || shard;
+  if (!layout) throw new Error('unreachable: a mode has a layout');
+  return { payload, ...layout, receivers: last };
 }
 
 function validate(update: TaskStatusUpdate): void {

@@ -11,12 +11,17 @@ import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import type { RedisCommandClient } from '../redis/redis-command-client.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { ClusterHeartbeat } from './cluster-heartbeat.js';
+import { systemClock } from '../clock/clock.js';
+import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
+import { resolveRedisOptions } from '../redis/redis-options.js';
+import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 
 function build() {
   const registry = new ConnectionRegistry<WebSocket>();
   const counters = new DeliveryCounters();
   const admission = new ConnectionAdmission();
   const status = new RedisSubscriptionStatus();
+  const redisOptions = resolveRedisOptions({ channel: 'updates' });
   const instanceStats = new InstanceStatsBuilder(
     registry,
     counters,
@@ -24,14 +29,14 @@ function build() {
     status,
     new RateLimitCounters(),
     new ReportedLimits(),
-    {
-      url: 'redis://localhost:6379/0',
-      channel: 'updates',
-      pubsubMode: 'channel',
-      partitions: 1024,
-      clusterNodes: [],
-    },
+    redisOptions,
     'gateway-1',
+    new ShardChannelSubscriptions(
+      new TaskChannelLayout(redisOptions),
+      registry,
+      redisOptions,
+      systemClock,
+    ),
   );
   // snapshot() never touches Redis.
   const redis = {} as RedisCommandClient;

@@ -15,6 +15,7 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
+import { MAX_UNSUBSCRIBE_GRACE_MS } from '../redis/redis-options.js';
 
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -112,6 +113,16 @@ export class EnvironmentVariables {
   })
   @IsOptional()
   REDIS_CLUSTER_NODES?: string[];
+
+  /**
+   * Sharded mode: ms a task's shard channel stays subscribed after its last watcher here left
+   * (0: SUNSUBSCRIBE at once). At most a day.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(MAX_UNSUBSCRIBE_GRACE_MS)
+  @IsOptional()
+  REDIS_UNSUBSCRIBE_GRACE_MS?: number;
 
   @IsInt()
   @Min(1)

@@ -40,6 +40,33 @@ describe('REDIS_PUBSUB_MODE and REDIS_PARTITIONS', () => {
   }
 });
 
+describe('REDIS_UNSUBSCRIBE_GRACE_MS', () => {
+  it('defaults to 30 s and maps onto unsubscribeGraceMs, 0 included', () => {
+    assert.equal(redisOptionsOf({ REDIS_UNSUBSCRIBE_GRACE_MS: '' }).unsubscribeGraceMs, 30_000);
+    assert.equal(redisOptionsOf({ REDIS_UNSUBSCRIBE_GRACE_MS: '0' }).unsubscribeGraceMs, 0);
+    assert.equal(redisOptionsOf({ REDIS_UNSUBSCRIBE_GRACE_MS: '5000' }).unsubscribeGraceMs, 5000);
+  });
+
+  for (const value of ['-1', '1.5', 'soon', '86400001']) {
+    it(`refuses REDIS_UNSUBSCRIBE_GRACE_MS=${value}`, () => {
+      assert.throws(
+        () => parseEnvironment({ REDIS_UNSUBSCRIBE_GRACE_MS: value }),
+        (error: unknown) =>
+          error instanceof InvalidEnvironmentError &&
+          error.problems.length === 1 &&
+          error.problems[0].startsWith('REDIS_UNSUBSCRIBE_GRACE_MS='),
+      );
+    });
+  }
+
+  it('is checked by the module options too', () => {
+    assert.throws(
+      () => resolveRedisOptions({ unsubscribeGraceMs: -5 }),
+      /unsubscribeGraceMs must be an integer from 0 to 86400000, got -5/,
+    );
+  });
+});
+
 describe('REDIS_CLUSTER_NODES', () => {
   it('is empty by default: a single Redis at REDIS_URL', () => {
     assert.deepEqual(redisOptionsOf({}).clusterNodes, []);

@@ -11,6 +11,7 @@ export function redisOptionsFromEnvironment(env: EnvironmentVariables): RedisOpt
     pubsubMode: env.REDIS_PUBSUB_MODE,
     partitions: env.REDIS_PARTITIONS,
     clusterNodes: env.REDIS_CLUSTER_NODES,
+    unsubscribeGraceMs: env.REDIS_UNSUBSCRIBE_GRACE_MS,
   };
 }
 

@@ -8,14 +8,25 @@ import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { InstanceStatsBuilder } from './instance-stats.builder.js';
 import { ReportedLimits } from './reported-limits.js';
+import { systemClock } from '../clock/clock.js';
+import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
+import { resolveRedisOptions } from '../redis/redis-options.js';
+import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 
-function build() {
+function build(pubsubMode: 'channel' | 'sharded' = 'channel') {
   const registry = new ConnectionRegistry<WebSocket>();
   const counters = new DeliveryCounters();
   const admission = new ConnectionAdmission();
   const status = new RedisSubscriptionStatus();
   const rateLimits = new RateLimitCounters();
   const limits = new ReportedLimits();
+  const redisOptions = resolveRedisOptions({ channel: 'updates', pubsubMode });
+  const shardChannels = new ShardChannelSubscriptions(
+    new TaskChannelLayout(redisOptions),
+    registry,
+    redisOptions,
+    systemClock,
+  );
   const builder = new InstanceStatsBuilder(
     registry,
     counters,
@@ -23,16 +34,11 @@ function build() {
     status,
     rateLimits,
     limits,
-    {
-      url: 'redis://localhost:6379/0',
-      channel: 'updates',
-      pubsubMode: 'channel',
-      partitions: 1024,
-      clusterNodes: [],
-    },
+    redisOptions,
     'gateway-1',
+    shardChannels,
   );
-  return { builder, registry, counters, admission, status, rateLimits, limits };
+  return { builder, registry, counters, admission, status, rateLimits, limits, shardChannels };
 }
 
 /** Three tasks watched by 3, 2 and 1 connections. */
@@ -92,6 +98,8 @@ describe('InstanceStatsBuilder', () => {
         status: 'connected',
         state: 'subscribed',
         channel: 'updates',
+        pubsub_mode: 'channel',
+        shard_channels: null,
         resubscriptions: 0,
         data_path: 'ok',
         canary_round_trip_ms: 12,
@@ -120,6 +128,32 @@ describe('InstanceStatsBuilder', () => {
       rate_limited: { messages: 7, closed_connections: 1 },
       limits: { max_connections: 100 },
     });
+  });
+
+  it('reports the shard channels in sharded mode', async () => {
+    // Arrange
+    const { builder, registry, shardChannels } = build('sharded');
+    watch(registry);
+    const commands: string[] = [];
+    const connection = {
+      ssubscribe: (...channels: string[]) => Promise.resolve(commands.push(...channels)),
+      sunsubscribe: () => Promise.resolve(0),
+    };
+
+    // Act
+    await shardChannels.attach(connection, ['updates:{0}:__canary__']);
+    const stats = builder.report(0);
+
+    // Assert: the canary's channel is a command of its own, not a task channel held.
+    assert.equal(stats.redis.pubsub_mode, 'sharded');
+    assert.equal(commands.length, 4);
+    assert.deepEqual(stats.redis.shard_channels, {
+      held: 3,
+      in_grace: 0,
+      ssubscribe_commands: shardChannels.counts.ssubscribeCommands,
+      sunsubscribe_commands: 0,
+    });
+    assert.ok(shardChannels.counts.ssubscribeCommands >= 2);
   });
 
   it('reports a Redis link that is down, before any canary, as nulls', () => {

@@ -3,10 +3,11 @@ import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
-import type { InstanceStats, InstanceStatsReport } from './instance-stats.js';
+import type { InstanceStats, InstanceStatsReport, ShardChannelStats } from './instance-stats.js';
 import { ReportedLimits } from './reported-limits.js';
 import { INSTANCE_ID } from './task-status-core.module-definition.js';
 
@@ -26,6 +27,7 @@ export class InstanceStatsBuilder {
     private readonly limits: ReportedLimits,
     @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
+    private readonly shardChannels: ShardChannelSubscriptions,
   ) {}
 
   /**
@@ -57,6 +59,8 @@ export class InstanceStatsBuilder {
         status: redisStatus.isUp ? 'connected' : 'disconnected',
         state: redisStatus.state,
         channel: this.redisOptions.channel,
+        pubsub_mode: this.redisOptions.pubsubMode,
+        shard_channels: this.shardChannelStats(),
         resubscriptions: redisStatus.resubscriptions,
         data_path: redisStatus.dataPathHealthy ? 'ok' : 'stalled',
         canary_round_trip_ms: redisStatus.canaryRoundTripMs ?? null,
@@ -92,6 +96,17 @@ export class InstanceStatsBuilder {
         closed_connections: this.rateLimits.connectionsClosed,
       },
       limits: this.limits.snapshot(),
+    };
+  }
+
+  private shardChannelStats(): ShardChannelStats | null {
+    const shards = this.shardChannels;
+    if (!shards.enabled) return null;
+    return {
+      held: shards.channelCount,
+      in_grace: shards.graceCount,
+      ssubscribe_commands: shards.counts.ssubscribeCommands,
+      sunsubscribe_commands: shards.counts.sunsubscribeCommands,
     };
   }
 }

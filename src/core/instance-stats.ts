@@ -1,6 +1,19 @@
 import type { DeliveryCounters, DropReason } from '../connections/delivery-counters.js';
 import type { RefusalReason } from '../connections/connection-admission.js';
 import type { RedisLinkState } from '../redis/redis-subscription-status.js';
+import type { PubSubMode } from '@task-status/client/sharded-layout';
+
+/** The subscriber's task channels in `sharded` mode (the canary's channel is not counted). */
+export interface ShardChannelStats {
+  /** Task channels subscribed now, those in grace included. */
+  held: number;
+  /** Of those, channels whose last watcher here left, kept for `REDIS_UNSUBSCRIBE_GRACE_MS`. */
+  in_grace: number;
+  /** SSUBSCRIBE commands sent since the start (one per partition and batch, the canary's too). */
+  ssubscribe_commands: number;
+  /** SUNSUBSCRIBE commands sent since the start (one per partition and batch). */
+  sunsubscribe_commands: number;
+}
 
 /** The body of `GET /ws/stats` for one instance; every field is in docs/operations.md#stats. */
 export interface InstanceStatsReport {
@@ -18,6 +31,10 @@ export interface InstanceStatsReport {
     status: 'connected' | 'disconnected';
     state: RedisLinkState;
     channel: string;
+    /** `REDIS_PUBSUB_MODE`. */
+    pubsub_mode: PubSubMode;
+    /** The per-task shard channels, in `sharded` mode; `null` in `channel` mode. */
+    shard_channels: ShardChannelStats | null;
     resubscriptions: number;
     data_path: 'ok' | 'stalled';
     canary_round_trip_ms: number | null;

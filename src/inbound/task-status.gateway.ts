@@ -46,6 +46,7 @@ import {
   type ResolvedConnectionLimitsOptions,
 } from '../connections/connection-limits-options.js';
 import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
+import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { createWsValidationPipe } from './ws-validation.pipe.js';
 import { WsExceptionFilter } from './ws-exception.filter.js';
@@ -77,6 +78,7 @@ export class TaskStatusGateway
     private readonly verifier: JwtVerifier,
     private readonly sessions: ConnectionSessions<WebSocket>,
     private readonly access: TaskAccessPolicy,
+    private readonly shardChannels: ShardChannelSubscriptions,
     // Times the shutdown drain; tests move it by hand.
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
@@ -140,7 +142,36 @@ export class TaskStatusGateway
     return this.register(client, task_id);
   }
 
-  private register(client: WebSocket, task_id: string): SubscribedMessage {
+  private register(
+    client: WebSocket,
+    task_id: string,
+  ): SubscribedMessage | Promise<SubscribedMessage | undefined> {
+    if (this.shardChannels.enabled && !this.registry.tasksOf(client).has(task_id)) {
+      return this.registerOnceSubscribed(client, task_id);
+    }
+    return this.registerNow(client, task_id);
+  }
+
+  /**
+   * Sharded mode: the task's channel may not be subscribed here yet. The answer waits for the
+   * SSUBSCRIBE, so that every update published after `subscribed` reaches the client (the
+   * protocol's promise), and the client enters the registry only then, so that no update
+   * overtakes the answer.
+   */
+  private async registerOnceSubscribed(
+    client: WebSocket,
+    task_id: string,
+  ): Promise<SubscribedMessage | undefined> {
+    try {
+      await this.shardChannels.reserve(task_id);
+      if (client.readyState !== client.OPEN) return undefined;
+      return this.registerNow(client, task_id);
+    } finally {
+      this.shardChannels.release(task_id);
+    }
+  }
+
+  private registerNow(client: WebSocket, task_id: string): SubscribedMessage {
     const result = this.registry.subscribe(client, task_id);
     if (result === 'limit_reached') {
       throw new ProtocolErrorException(

@@ -11,8 +11,12 @@ import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import type { LiveUpdateRelay } from '../outbound/live-update-relay.js';
 import { GatewayMetrics, METRIC_PREFIX } from './gateway-metrics.js';
+import { systemClock } from '../clock/clock.js';
+import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
+import { resolveRedisOptions } from '../redis/redis-options.js';
+import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 
-function build() {
+function build(pubsubMode: 'channel' | 'sharded' = 'channel') {
   const registry = new ConnectionRegistry<WebSocket>();
   const counters = new DeliveryCounters();
   const admission = new ConnectionAdmission();
@@ -20,6 +24,7 @@ function build() {
   const events = new EventEmitter();
   const relay = { events } as unknown as LiveUpdateRelay;
   const rateLimits = new RateLimitCounters();
+  const redisOptions = resolveRedisOptions({ channel: 'task_status_updates', pubsubMode });
   const instanceStats = new InstanceStatsBuilder(
     registry,
     counters,
@@ -27,14 +32,14 @@ function build() {
     status,
     rateLimits,
     new ReportedLimits(),
-    {
-      url: 'redis://localhost:6379/0',
-      channel: 'task_status_updates',
-      pubsubMode: 'channel',
-      partitions: 1024,
-      clusterNodes: [],
-    },
+    redisOptions,
     'metrics-spec',
+    new ShardChannelSubscriptions(
+      new TaskChannelLayout(redisOptions),
+      registry,
+      redisOptions,
+      systemClock,
+    ),
   );
   const gatewayMetrics = new GatewayMetrics(instanceStats, relay);
   return {
@@ -118,6 +123,9 @@ describe('GatewayMetrics', () => {
     assert.equal(sample(text, `${p}redis_resubscriptions_total`), 0);
     assert.equal(sample(text, `${p}redis_data_path_up`), 1);
     assert.equal(sample(text, `${p}redis_canary_round_trip_seconds`), 0.25);
+    assert.equal(sample(text, `${p}redis_pubsub_mode{mode="channel"}`), 1);
+    assert.equal(sample(text, `${p}redis_shard_channels`), 0);
+    assert.equal(sample(text, `${p}redis_ssubscribe_commands_total`), 0);
     assert.match(text, /^# TYPE task_status_gateway_frames_delivered_total counter$/m);
     assert.match(text, /^# TYPE task_status_gateway_connections gauge$/m);
     assert.ok(sample(text, 'process_cpu_user_seconds_total') !== undefined, 'default metrics');

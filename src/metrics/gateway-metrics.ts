@@ -106,6 +106,40 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
       '1 when the Redis subscriber is connected and subscribed to the channel, else 0.',
       () => (stats().redis.status === 'connected' ? 1 : 0),
     );
+    new Gauge({
+      name: `${METRIC_PREFIX}redis_pubsub_mode`,
+      help: 'REDIS_PUBSUB_MODE as a label: 1 for the mode in use (channel or sharded).',
+      labelNames: ['mode'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ mode: stats().redis.pubsub_mode }, 1);
+      },
+    });
+    gauge(
+      registers,
+      'redis_shard_channels',
+      'Task shard channels subscribed in sharded mode, those in grace included (0 in channel mode).',
+      () => stats().redis.shard_channels?.held ?? 0,
+    );
+    gauge(
+      registers,
+      'redis_shard_channels_in_grace',
+      'Task shard channels kept for REDIS_UNSUBSCRIBE_GRACE_MS after their last watcher here left.',
+      () => stats().redis.shard_channels?.in_grace ?? 0,
+    );
+    counter(
+      registers,
+      'redis_ssubscribe_commands_total',
+      'SSUBSCRIBE commands sent (one per partition and batch) in sharded mode.',
+      () => stats().redis.shard_channels?.ssubscribe_commands ?? 0,
+    );
+    counter(
+      registers,
+      'redis_sunsubscribe_commands_total',
+      'SUNSUBSCRIBE commands sent (one per partition and batch) in sharded mode.',
+      () => stats().redis.shard_channels?.sunsubscribe_commands ?? 0,
+    );
     counter(
       registers,
       'redis_resubscriptions_total',

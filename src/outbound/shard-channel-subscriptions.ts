@@ -1,5 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { CLOCK, type Clock, type ClockTimer } from '../clock/clock.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 
 /** The part of the subscriber connection used here (an ioredis Redis has it); fakeable in units. */
@@ -23,9 +25,14 @@ const NOTHING_PENDING = Promise.resolve();
  * channels of one partition share a cluster slot), so a reconnect storm of clients costs a few
  * pipelined commands, not a round trip per client. What counts is the registry at that moment: a
  * task left and watched again within one turn sends nothing.
+ *
+ * A task that lost its last watcher keeps its channel for `unsubscribeGraceMs` (reloads and
+ * reconnects come back within seconds); its updates meanwhile find no watcher and are dropped by
+ * the relay. One clock timer serves all tasks in grace: the grace is the same for each, so they
+ * fall due in the order they entered it.
  */
 @Injectable()
-export class ShardChannelSubscriptions {
+export class ShardChannelSubscriptions implements OnApplicationShutdown {
   readonly counts: ShardSubscriptionCounts = { ssubscribeCommands: 0, sunsubscribeCommands: 0 };
   private readonly logger = new Logger(ShardChannelSubscriptions.name);
   private connection: ShardSubscriber | undefined;
@@ -36,10 +43,18 @@ export class ShardChannelSubscriptions {
   /** Tasks whose wanted state may differ from `held`, looked at by the next flush. */
   private readonly dirty = new Set<string>();
   private flushing: Promise<void> | undefined;
+  /** Tasks that subscribes wait for before their client enters the registry, with how many wait. */
+  private readonly reserved = new Map<string, number>();
+  /** Held tasks nobody here watches, with the clock time their SUNSUBSCRIBE falls due, oldest first. */
+  private readonly graceUntil = new Map<string, number>();
+  private graceTimer: ClockTimer | undefined;
+  private stopped = false;
 
   constructor(
     private readonly layout: TaskChannelLayout,
     private readonly registry: ConnectionRegistry<object>,
+    @Inject(REDIS_OPTIONS) private readonly options: ResolvedRedisOptions,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   get enabled(): boolean {
@@ -51,6 +66,11 @@ export class ShardChannelSubscriptions {
     return this.held.size;
   }
 
+  /** Of those, the channels kept for the grace after their last watcher here left. */
+  get graceCount(): number {
+    return this.graceUntil.size;
+  }
+
   /**
    * The task has a watcher here (already in the registry). Resolves once its channel is
    * subscribed (at once if it is), so that a snapshot read afterwards misses no update; also
@@ -59,10 +79,36 @@ export class ShardChannelSubscriptions {
   watch(taskId: string): Promise<void> {
     if (!this.enabled) return NOTHING_PENDING;
     if (this.held.has(taskId) && !this.dirty.has(taskId)) {
+      // Back within the grace: the channel never went away.
+      this.graceUntil.delete(taskId);
       return this.confirmations.get(taskId) ?? NOTHING_PENDING;
     }
     this.dirty.add(taskId);
     return this.scheduleFlush().then(() => this.confirmations.get(taskId));
+  }
+
+  /**
+   * A client is about to watch the task and is not in the registry yet: resolves once the task's
+   * channel is subscribed (as watch()), so that the client's `subscribed` answer comes after it
+   * and every update published later reaches it. Call release() once the client is in the
+   * registry, or will not be.
+   */
+  reserve(taskId: string): Promise<void> {
+    if (!this.enabled) return NOTHING_PENDING;
+    this.reserved.set(taskId, (this.reserved.get(taskId) ?? 0) + 1);
+    return this.watch(taskId);
+  }
+
+  /** Ends a reserve(); the registry decides from then on. */
+  release(taskId: string): void {
+    const waiting = this.reserved.get(taskId);
+    if (waiting === undefined) return;
+    if (waiting > 1) {
+      this.reserved.set(taskId, waiting - 1);
+      return;
+    }
+    this.reserved.delete(taskId);
+    this.unwatch(taskId);
   }
 
   /** The task may have lost its last watcher here (the registry decides at the flush). */
@@ -81,7 +127,8 @@ export class ShardChannelSubscriptions {
     this.connection = connection;
     this.held.clear();
     this.confirmations.clear();
-    const taskIds = [...this.registry.taskIds()];
+    this.clearGrace();
+    const taskIds = [...new Set([...this.registry.taskIds(), ...this.reserved.keys()])];
     for (const taskId of taskIds) this.held.add(taskId);
     const commands = fixedChannels.map((channel) => {
       this.counts.ssubscribeCommands += 1;
@@ -99,6 +146,13 @@ export class ShardChannelSubscriptions {
     this.connection = undefined;
     this.held.clear();
     this.confirmations.clear();
+    this.clearGrace();
+  }
+
+  /** Nothing stays pending: the connection is closing, and Redis drops its subscriptions with it. */
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    this.clearGrace();
   }
 
   private scheduleFlush(): Promise<void> {
@@ -120,23 +174,24 @@ export class ShardChannelSubscriptions {
     if (!connection) return;
     const subscribe: string[] = [];
     const unsubscribe: string[] = [];
+    const graceMs = this.options.unsubscribeGraceMs;
+    const due = this.clock.now() + graceMs;
     for (const taskId of tasks) {
-      const wanted = this.registry.subscribersOf(taskId) !== undefined;
+      const wanted = this.isWanted(taskId);
+      if (wanted) this.graceUntil.delete(taskId);
       if (wanted === this.held.has(taskId)) continue;
       if (wanted) {
         this.held.add(taskId);
         subscribe.push(taskId);
-      } else {
-        this.held.delete(taskId);
-        this.confirmations.delete(taskId);
+      } else if (graceMs === 0) {
+        this.letGo(taskId);
         unsubscribe.push(taskId);
+      } else if (!this.graceUntil.has(taskId)) {
+        this.graceUntil.set(taskId, due);
       }
     }
-    // One connection: Redis applies the commands in the order sent, so the last one wins.
-    for (const batch of this.byPartition(unsubscribe)) {
-      this.counts.sunsubscribeCommands += 1;
-      void this.send(connection.sunsubscribe(...this.channelsOf(batch)), 'SUNSUBSCRIBE');
-    }
+    if (this.graceUntil.size > 0) this.armGraceTimer();
+    this.unsubscribe(connection, unsubscribe);
     for (const batch of this.byPartition(subscribe)) {
       this.counts.ssubscribeCommands += 1;
       const confirmed = this.send(connection.ssubscribe(...this.channelsOf(batch)), 'SSUBSCRIBE');
@@ -147,6 +202,64 @@ export class ShardChannelSubscriptions {
         }
       });
     }
+  }
+
+  private isWanted(taskId: string): boolean {
+    return this.registry.subscribersOf(taskId) !== undefined || this.reserved.has(taskId);
+  }
+
+  /** One SUNSUBSCRIBE per partition. */
+  private unsubscribe(connection: ShardSubscriber, taskIds: readonly string[]): void {
+    // One connection: Redis applies the commands in the order sent, so the last one wins.
+    for (const batch of this.byPartition(taskIds)) {
+      this.counts.sunsubscribeCommands += 1;
+      void this.send(connection.sunsubscribe(...this.channelsOf(batch)), 'SUNSUBSCRIBE');
+    }
+  }
+
+  private letGo(taskId: string): void {
+    this.held.delete(taskId);
+    this.confirmations.delete(taskId);
+  }
+
+  /** Sets the one timer for the oldest task in grace, unless it is set. */
+  private armGraceTimer(): void {
+    // A client that left during shutdown: its channel goes with the connection.
+    if (this.graceTimer || this.stopped) return;
+    const [first] = this.graceUntil.values();
+    if (first === undefined) return;
+    const timer = this.clock.setTimeout(
+      () => {
+        if (this.graceTimer === timer) this.graceTimer = undefined;
+        this.endGraces();
+      },
+      Math.max(0, first - this.clock.now()),
+    );
+    timer.unref();
+    this.graceTimer = timer;
+  }
+
+  /** Unsubscribes every task whose grace is over and that nobody came back to; re-arms the timer. */
+  private endGraces(): void {
+    const connection = this.connection;
+    if (!connection) return;
+    const now = this.clock.now();
+    const unsubscribe: string[] = [];
+    for (const [taskId, due] of this.graceUntil) {
+      if (due > now) break;
+      this.graceUntil.delete(taskId);
+      if (this.isWanted(taskId) || !this.held.has(taskId)) continue;
+      this.letGo(taskId);
+      unsubscribe.push(taskId);
+    }
+    this.unsubscribe(connection, unsubscribe);
+    this.armGraceTimer();
+  }
+
+  private clearGrace(): void {
+    this.graceUntil.clear();
+    this.clock.clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
   }
 
   /** Never rejects: a failed command means a lost connection, and attach() repairs that. */

@@ -24,11 +24,20 @@ export interface RedisOptions {
    * used; needs `pubsubMode: 'sharded'`. Default `[]`: a single Redis at `url`.
    */
   clusterNodes?: string[];
+  /**
+   * In `sharded` mode, how long a task's shard channel stays subscribed after its last watcher
+   * here left, so that a client that reloads or reconnects finds it still subscribed (no
+   * SUNSUBSCRIBE + SSUBSCRIBE). `0` unsubscribes at once. Default 30000.
+   */
+  unsubscribeGraceMs?: number;
 }
 
 export type ResolvedRedisOptions = Required<RedisOptions>;
 
 export const REDIS_OPTIONS = Symbol('REDIS_OPTIONS');
+
+/** One day: a longer grace only holds channels nobody is coming back for. */
+export const MAX_UNSUBSCRIBE_GRACE_MS = 86_400_000;
 
 export function resolveRedisOptions(options?: RedisOptions): ResolvedRedisOptions {
   const resolved = applyDefaults(
@@ -38,9 +47,16 @@ export function resolveRedisOptions(options?: RedisOptions): ResolvedRedisOption
       pubsubMode: 'channel',
       partitions: 1024,
       clusterNodes: [],
+      unsubscribeGraceMs: 30_000,
     },
     options,
   );
+  const grace = resolved.unsubscribeGraceMs;
+  if (!Number.isInteger(grace) || grace < 0 || grace > MAX_UNSUBSCRIBE_GRACE_MS) {
+    throw new RangeError(
+      `unsubscribeGraceMs must be an integer from 0 to ${MAX_UNSUBSCRIBE_GRACE_MS}, got ${String(grace)}`,
+    );
+  }
   // Classic pub/sub on a cluster is broadcast to every node: the one mode that does not scale.
   if (resolved.clusterNodes.length > 0 && resolved.pubsubMode !== 'sharded') {
     throw new Error('A Redis Cluster (clusterNodes) needs pubsubMode "sharded"');

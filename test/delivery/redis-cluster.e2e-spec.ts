@@ -89,6 +89,8 @@ describe('sharded pub/sub on a 3-primary Redis Cluster', () => {
       partitions: PARTITIONS,
       rateLimitPerSecond: 0,
       clusterHeartbeatIntervalMs: 200,
+      // The tests below expect SUNSUBSCRIBE as soon as the last watcher leaves.
+      unsubscribeGraceMs: 0,
     } as const;
     [one, two] = await Promise.all([
       startTestApp({ ...settings, instanceId: 'cluster-one', canaryIntervalMs: 100 }),

@@ -8,8 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { publishTaskStatus, shardChannelOf, shardKeyOf } from '@task-status/client/publisher';
 import type { ServerMessage } from '@task-status/client/protocol';
+import { CLOCK } from '../../src/clock/clock.js';
 import { RedisSubscriberService } from '../../src/outbound/redis-subscriber.service.js';
-import { getStats } from '../support/gateway-stats.js';
+import { getStats, waitForStats, type GatewayStats } from '../support/gateway-stats.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { RedisServer } from '../support/redis-server.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitUntil, withTimeout } from '../support/with-timeout.js';
@@ -19,6 +21,13 @@ const CHANNEL = 'task_status_updates';
 const PARTITIONS = 64;
 const SHARDED = { mode: 'sharded', partitions: PARTITIONS } as const;
 const WAIT_MS = 10_000;
+const GRACE_MS = 30_000;
+
+function shardStats(stats: GatewayStats) {
+  const shards = stats.redis.shard_channels;
+  assert.ok(shards, 'shard_channels in sharded mode');
+  return shards;
+}
 
 function lastVersion(client: WsTestClient, taskId: string): unknown {
   const updates = client.updates(taskId);
@@ -57,6 +66,8 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
   let publisher: Redis;
   let one: TestApp;
   let two: TestApp;
+  // Instance one keeps channels for the grace on a clock the tests move; two unsubscribes at once.
+  const clock = new ManualClock();
   const clients: WsTestClient[] = [];
 
   before(async () => {
@@ -73,19 +84,30 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
       rateLimitPerSecond: 0,
     } as const;
     [one, two] = await Promise.all([
+      startTestApp(
+        {
+          ...settings,
+          instanceId: 'sharded-one',
+          canaryIntervalMs: 100,
+          demoPublishEnabled: true,
+          unsubscribeGraceMs: GRACE_MS,
+        },
+        { configure: (builder) => builder.overrideProvider(CLOCK).useValue(clock) },
+      ),
       startTestApp({
         ...settings,
-        instanceId: 'sharded-one',
-        canaryIntervalMs: 100,
-        demoPublishEnabled: true,
+        instanceId: 'sharded-two',
+        canaryIntervalMs: 0,
+        unsubscribeGraceMs: 0,
       }),
-      startTestApp({ ...settings, instanceId: 'sharded-two', canaryIntervalMs: 0 }),
     ]);
   });
 
+  let oneClosed = false;
+
   after(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await Promise.all([one?.close(), two?.close()]);
+    await Promise.all([oneClosed ? undefined : one?.close(), two?.close()]);
     publisher?.disconnect();
     await redis?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -100,7 +122,7 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
   const publish = (taskId: string, version: number, status = 'processing') =>
     publishTaskStatus(publisher, { task_id: taskId, status, version }, SHARDED);
 
-  it('subscribes a task’s shard channel with its first watcher, sends the snapshot, relays live updates, and unsubscribes with the last', async () => {
+  it('subscribes a task’s shard channel with its first watcher, sends the snapshot, relays live updates, and unsubscribes after the grace', async () => {
     const tasks = range(200, (i) => `many-${i}`);
     for (const taskId of tasks) await publish(taskId, 1, 'queued');
     const a = await connect(one);
@@ -128,23 +150,108 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
       'live updates on b',
     );
 
-    // a leaves every task: those b watches stay subscribed, the others go.
+    // a leaves every task: those b watches stay, the others enter the grace, still subscribed.
+    const held = await getStats(one.httpUrl);
     for (const taskId of tasks) await unsubscribe(a, taskId);
+    const inGrace = await waitForStats(
+      one.httpUrl,
+      (stats) => shardStats(stats).in_grace === 100,
+      'the tasks nobody watches in grace',
+    );
+    assert.equal(shardStats(inGrace).held, shardStats(held).held);
+    assert.equal(shardStats(inGrace).sunsubscribe_commands, shardStats(held).sunsubscribe_commands);
+    assert.deepEqual(new Set(await shardSubscribers(publisher, tasks)), new Set([1]));
+
+    // An update during the grace finds no watcher: dropped as unrouted.
+    const [graced, comesBack] = [tasks[1], tasks[3]];
+    await publish(graced, 3);
+    await waitForStats(
+      one.httpUrl,
+      (stats) => stats.messages.unrouted === inGrace.messages.unrouted + 1,
+      'the update of a task in grace dropped',
+    );
+    // A newcomer within the grace: its snapshot, and no SSUBSCRIBE.
+    const c = await connect(one);
+    await c.subscribe(comesBack);
+    const snapshot = await firstUpdate(c, comesBack);
+    assert.equal(snapshot.type === 'status_update' && snapshot.snapshot, true);
+    assert.equal(lastVersion(c, comesBack), 2);
+    const back = shardStats(await getStats(one.httpUrl));
+    assert.equal(back.in_grace, 99);
+    assert.equal(back.ssubscribe_commands, shardStats(inGrace).ssubscribe_commands);
+
+    // The grace is over: SUNSUBSCRIBE of the 99 nobody came back to.
+    clock.advance(GRACE_MS);
+    const expectHolders = (i: number) => (i % 2 === 0 || tasks[i] === comesBack ? 1 : 0);
     await waitUntil(
       async () =>
-        (await shardSubscribers(publisher, tasks)).every((n, i) => n === (i % 2 === 0 ? 1 : 0)),
+        (await shardSubscribers(publisher, tasks)).every((n, i) => n === expectHolders(i)),
       WAIT_MS,
-      'SUNSUBSCRIBE of the tasks nobody watches',
+      'SUNSUBSCRIBE of the tasks nobody watches, after the grace',
     );
-    await b.close();
+    const after = shardStats(await getStats(one.httpUrl));
+    assert.equal(after.in_grace, 0);
+    assert.equal(after.held, back.held - 99);
+    // Batched per partition: 99 tasks over 64 partitions, fewer commands than tasks.
+    const sent = after.sunsubscribe_commands - back.sunsubscribe_commands;
+    assert.ok(sent > 0 && sent < 99, `${sent} SUNSUBSCRIBE commands`);
+
+    await Promise.all([b.close(), c.close()]);
+    await waitForStats(
+      one.httpUrl,
+      (stats) => shardStats(stats).in_grace === 101,
+      'the tasks of the closed clients in grace',
+    );
+    clock.advance(GRACE_MS);
     await waitUntil(
       async () => (await shardSubscribers(publisher, tasks)).every((n) => n === 0),
       WAIT_MS,
-      'SUNSUBSCRIBE when the last watcher disconnects',
+      'SUNSUBSCRIBE after the grace of the last watchers',
     );
     const stats = await getStats(one.httpUrl);
-    assert.equal(stats.messages.unrouted, 0);
+    assert.equal(shardStats(stats).in_grace, 0);
+    assert.equal(stats.messages.unrouted, 1);
     assert.equal(stats.messages.dropped, 0);
+  });
+
+  it('reports the pub/sub mode and the shard channel counters in /ws/stats and /metrics', async () => {
+    const tasks = range(3, (i) => `counted-${i}`);
+    const client = await connect(two);
+    const before = shardStats(await getStats(two.httpUrl));
+    for (const taskId of tasks) {
+      await client.subscribe(taskId);
+      // `subscribed` is answered once the SSUBSCRIBE is confirmed: every later update arrives.
+      assert.deepEqual(await shardSubscribers(publisher, [taskId]), [1]);
+    }
+    const subscribed = await getStats(two.httpUrl);
+    assert.equal(subscribed.redis.pubsub_mode, 'sharded');
+    // One SSUBSCRIBE per first watcher (each subscribe came on its own).
+    assert.deepEqual(shardStats(subscribed), {
+      held: before.held + 3,
+      in_grace: 0,
+      ssubscribe_commands: before.ssubscribe_commands + 3,
+      sunsubscribe_commands: before.sunsubscribe_commands,
+    });
+
+    for (const taskId of tasks) await unsubscribe(client, taskId);
+    const left = await waitForStats(
+      two.httpUrl,
+      (stats) => shardStats(stats).held === before.held,
+      'the SUNSUBSCRIBEs without a grace',
+    );
+    assert.equal(shardStats(left).sunsubscribe_commands, before.sunsubscribe_commands + 3);
+
+    const response = await fetch(`${two.httpUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = await response.text();
+    const sample = (name: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`task_status_gateway_${name} `));
+      return line === undefined ? undefined : Number(line.split(' ')[1]);
+    };
+    assert.equal(sample('redis_pubsub_mode{mode="sharded"}'), 1);
+    assert.equal(sample('redis_shard_channels'), before.held);
+    assert.equal(sample('redis_shard_channels_in_grace'), 0);
+    assert.equal(sample('redis_ssubscribe_commands_total'), before.ssubscribe_commands + 3);
+    assert.equal(sample('redis_sunsubscribe_commands_total'), before.sunsubscribe_commands + 3);
   });
 
   it('keeps the canary alive on its own shard channel', async () => {
@@ -181,7 +288,7 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
     const after = await Promise.all([getStats(one.httpUrl), getStats(two.httpUrl)]);
     for (const [i, stats] of after.entries()) {
       assert.equal(
-        stats.messages.unrouted,
+        stats.messages.unrouted - before[i].messages.unrouted,
         0,
         `instance ${i + 1} got updates nobody there watches`,
       );
@@ -309,5 +416,19 @@ describe('sharded pub/sub on a standalone Redis 7', () => {
     );
     const stored = await publisher.get(shardKeyOf('task:status:', 'demo-sharded', PARTITIONS));
     assert.equal((JSON.parse(stored ?? '{}') as { status?: string }).status, 'completed');
+  });
+
+  // Last: it closes instance one.
+  it('leaves no grace timer pending at shutdown', async () => {
+    const client = await connect(one);
+    await client.subscribe('leaving-at-shutdown');
+    await client.close();
+    await waitForStats(one.httpUrl, (stats) => shardStats(stats).in_grace > 0, 'the task in grace');
+    assert.equal(clock.pending().length, 1, 'the one grace timer');
+
+    oneClosed = true;
+    await one.close();
+
+    assert.deepEqual(clock.pending(), []);
   });
 });

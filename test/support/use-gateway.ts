@@ -1,6 +1,14 @@
 import { after, afterEach, before } from 'node:test';
 import { Redis } from 'ioredis';
 import type { ClientOptions } from 'ws';
+import {
+  channelOf,
+  publishIn,
+  stateKeyOf,
+  taskIdOf,
+  type PubSubLayout,
+  type Publishing,
+} from './pubsub-layout.js';
 import { RedisServer } from './redis-server.js';
 import { startTestApp, type TestApp, type TestAppOptions } from './test-app.js';
 import { WsTestClient } from './ws-test-client.js';
@@ -27,8 +35,12 @@ export class GatewayFixture {
   private publisherConnection: Redis | undefined;
   private testApp: TestApp | undefined;
   private readonly clients: WsTestClient[] = [];
+  /** Where the gateway looks for updates and states: the settings' mode, partitions, channel. */
+  readonly layout: PubSubLayout;
 
   constructor(options: GatewayFixtureOptions = {}) {
+    const { pubsubMode, partitions, channel } = options.settings ?? {};
+    this.layout = { pubsubMode, partitions, channel };
     before(async () => {
       this.redisServer = await RedisServer.start();
       this.publisherConnection = new Redis(this.redisServer.url);
@@ -71,9 +83,30 @@ export class GatewayFixture {
     return this.gateway.httpUrl;
   }
 
-  /** PUBLISH on the gateway's channel, as a worker does. */
-  publish(update: Record<string, unknown>, channel = CHANNEL): Promise<number> {
-    return this.publisher.publish(channel, JSON.stringify(update));
+  /**
+   * Publishes as a worker of the gateway's layout does: PUBLISH on its channel, or SPUBLISH on the
+   * task's shard channel in sharded mode. A `channel` given explicitly is PUBLISHed to as it is.
+   */
+  async publish(update: Record<string, unknown>, channel?: string): Promise<number> {
+    const json = JSON.stringify(update);
+    if (channel !== undefined) return this.publisher.publish(channel, json);
+    if (this.layout.pubsubMode !== 'sharded') return this.publisher.publish(CHANNEL, json);
+    return Number(await publishIn(this.publisher, this.layout, taskIdOf(update), json));
+  }
+
+  /** Queues the publish of the layout on a pipeline or MULTI (or sends it on a connection). */
+  publishIn<R>(target: Publishing<R>, taskId: string, message: string): R {
+    return publishIn(target, this.layout, taskId, message);
+  }
+
+  /** The channel of a task's updates in the gateway's layout. */
+  channelOf(taskId: string): string {
+    return channelOf(this.layout, taskId);
+  }
+
+  /** The key of a task's stored state in the gateway's layout. */
+  stateKeyOf(taskId: string, keyPrefix?: string): string {
+    return stateKeyOf(this.layout, taskId, keyPrefix);
   }
 
   /** A WebSocket client to the gateway, closed after the test. */
