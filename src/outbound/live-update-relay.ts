@@ -86,7 +86,7 @@ export class LiveUpdateRelay {
     // Canary task ids cannot be subscribed to, so a canary never has subscribers. Canaries are
     // the gateways' own traffic and stay out of the counts and events.
     if (!subscribers && update.taskId.startsWith(CANARY_TASK_PREFIX)) {
-      if (update.taskId === this.canary.taskId) this.canary.receive(update.data);
+      this.canary.receive(update.data, update.taskId);
       return;
     }
     counters.messagesReceived += 1;
