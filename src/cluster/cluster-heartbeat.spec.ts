@@ -30,6 +30,7 @@ function build() {
       pubsubMode: 'channel',
       partitions: 1024,
       clusterNodes: [],
+      clusterSlotsRefreshMs: 5_000,
     },
     'gateway-1',
   );

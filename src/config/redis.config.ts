@@ -11,6 +11,7 @@ export function redisOptionsFromEnvironment(env: EnvironmentVariables): RedisOpt
     pubsubMode: env.REDIS_PUBSUB_MODE,
     partitions: env.REDIS_PARTITIONS,
     clusterNodes: env.REDIS_CLUSTER_NODES,
+    clusterSlotsRefreshMs: env.REDIS_CLUSTER_SLOTS_REFRESH_MS,
   };
 }
 

@@ -16,6 +16,7 @@ describe('resolveCoreOptions', () => {
         pubsubMode: 'channel',
         partitions: 1024,
         clusterNodes: [],
+        clusterSlotsRefreshMs: 5_000,
       },
       instanceId: `${hostname()}-${process.pid}`,
       taskState: {
@@ -58,6 +59,7 @@ describe('resolveCoreOptions', () => {
         pubsubMode: 'sharded',
         partitions: 64,
         clusterNodes: [],
+        clusterSlotsRefreshMs: 5_000,
       },
       instanceId: 'gateway-a',
       taskState: { snapshotKeyPrefix: '', terminalStatuses: ['done'], resyncBatchSize: 10 },

@@ -24,6 +24,13 @@ export interface RedisOptions {
    * used; needs `pubsubMode: 'sharded'`. Default `[]`: a single Redis at `url`.
    */
   clusterNodes?: string[];
+  /**
+   * On a Redis Cluster, how often the subscriber re-reads the slot map (ioredis
+   * `slotsRefreshInterval`), so that a moved slot or a failover is noticed even when no
+   * `sunsubscribe` push or `MOVED` reply announced it; 0 turns the periodic refresh off. Default
+   * 5000.
+   */
+  clusterSlotsRefreshMs?: number;
 }
 
 export type ResolvedRedisOptions = Required<RedisOptions>;
@@ -38,12 +45,16 @@ export function resolveRedisOptions(options?: RedisOptions): ResolvedRedisOption
       pubsubMode: 'channel',
       partitions: 1024,
       clusterNodes: [],
+      clusterSlotsRefreshMs: 5_000,
     },
     options,
   );
   // Classic pub/sub on a cluster is broadcast to every node: the one mode that does not scale.
   if (resolved.clusterNodes.length > 0 && resolved.pubsubMode !== 'sharded') {
     throw new Error('A Redis Cluster (clusterNodes) needs pubsubMode "sharded"');
+  }
+  if (!Number.isInteger(resolved.clusterSlotsRefreshMs) || resolved.clusterSlotsRefreshMs < 0) {
+    throw new Error('clusterSlotsRefreshMs must be a whole number of milliseconds, 0 or more');
   }
   return resolved;
 }

@@ -29,6 +29,7 @@ export interface TestAppOptions {
   partitions?: number;
   /** host:port seeds of a Redis Cluster (redisUrl is then not used). */
   clusterNodes?: string[];
+  clusterSlotsRefreshMs?: number;
   instanceId?: string;
   snapshotKeyPrefix?: string;
   terminalStatuses?: string[];
@@ -72,6 +73,7 @@ export function coreOptionsOf(options: TestAppOptions): TaskStatusCoreOptions {
       pubsubMode: options.pubsubMode,
       partitions: options.partitions,
       clusterNodes: options.clusterNodes,
+      clusterSlotsRefreshMs: options.clusterSlotsRefreshMs,
     },
     instanceId: options.instanceId,
     taskState: {
