@@ -2,14 +2,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
-import { partitionOf, publishTaskStatus, shardKeyOf } from '@task-status/client/publisher';
+import {
+  formatTaskStatus,
+  partitionOf,
+  publishTaskStatus,
+  shardKeyOf,
+} from '@task-status/client/publisher';
 import { ClusterTopologyWatcher } from '../../src/outbound/cluster-topology-watcher.js';
 import { slotOfPartition } from '../../src/redis/cluster-slot.js';
 import { parseClusterNode } from '../../src/redis/redis-connection.factory.js';
 import { getJson } from '../support/gateway-stats.js';
 import { RedisCluster } from '../support/redis-cluster.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { waitUntil } from '../support/with-timeout.js';
+import { waitUntil, withTimeout } from '../support/with-timeout.js';
 import { WsTestClient } from '../support/ws-test-client.js';
 
 const KEY_PREFIX = 'task:status:';
@@ -55,6 +60,11 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
   let publishing: Promise<void> | undefined;
   let stopPublishing = false;
   let publishErrors = 0;
+  /** Tasks the publisher leaves alone for now. */
+  const paused = new Set<string>();
+  /** Resolves at the end of the publisher's next round over the tasks. */
+  let roundEnd: Promise<void> = Promise.resolve();
+  let endRound: () => void = () => undefined;
 
   before(async () => {
     cluster = await RedisCluster.start({
@@ -143,7 +153,9 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
   /** Versioned updates round the tasks; one that fails (a moving slot, a dead primary) is skipped. */
   async function publishUntilStopped(): Promise<void> {
     while (!stopPublishing) {
+      roundEnd = new Promise((resolve) => (endRound = resolve));
       for (const taskId of allTasks()) {
+        if (paused.has(taskId)) continue;
         const version = (published.get(taskId) ?? 0) + 1;
         try {
           await publish(taskId, version);
@@ -151,8 +163,40 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
           publishErrors += 1;
         }
       }
+      endRound();
       await delay(5); // a steady stream, not a busy loop on two shared cores
     }
+    endRound();
+  }
+
+  /**
+   * Stops publishing `taskIds` (once no publish of theirs is in flight) and stores a newer state
+   * of each without publishing it, as when the message was lost while its slot moved: only a
+   * resync can bring it. Returns the versions stored.
+   */
+  async function storeWithoutPublishing(taskIds: readonly string[]): Promise<Map<string, number>> {
+    for (const taskId of taskIds) paused.add(taskId);
+    await withTimeout(roundEnd, WAIT_MS, 'the publisher round under way');
+    const stored = new Map<string, number>();
+    for (const taskId of taskIds) {
+      const version = (published.get(taskId) ?? 0) + 1;
+      published.set(taskId, version);
+      const state = formatTaskStatus({ task_id: taskId, status: 'processing', version });
+      await publisher.set(shardKeyOf(KEY_PREFIX, taskId, PARTITIONS), state, 'EX', 3_600);
+      stored.set(taskId, version);
+    }
+    return stored;
+  }
+
+  async function resynced(stored: ReadonlyMap<string, number>, what: string): Promise<void> {
+    await waitUntil(
+      () =>
+        clients.every((client) =>
+          [...stored].every(([taskId, version]) => lastVersion(client, taskId) === version),
+        ),
+      WAIT_MS,
+      what,
+    );
   }
 
   /** Waits until every client has a version of each of `taskIds` above the one published now. */
@@ -195,10 +239,14 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
     const source = await cluster.ownerOf(slot);
     const target = cluster.ports.find((port) => port !== source) ?? 0;
     const rounds = app.app.get(ClusterTopologyWatcher).resubscriptionRounds;
+    // One task of the slot keeps its traffic through the move; the other's last state is lost.
+    const lost = await storeWithoutPublishing(migrating.slice(1));
 
     await cluster.migrateSlot(slot, target);
 
     assert.equal(await cluster.ownerOf(slot), target);
+    await resynced(lost, 'the states of the migrated tasks stored meanwhile, by a resync');
+    paused.clear();
     await liveAgain(migrating, 'live updates of the migrated tasks from their new primary');
     await liveAgain(allTasks(), 'live updates of every task after the migration');
     assert.ok(
@@ -211,6 +259,10 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
     const victim = cluster.ports[2];
     const victimTasks = tasksOf.get(victim) ?? [];
     await liveAgain(victimTasks, 'updates flowing before the kill');
+    const lost = await storeWithoutPublishing(victimTasks.slice(0, 1));
+    // On the replica too before the kill, as a write acknowledged before a failover would be.
+    const replicated = await cluster.waitForReplicas(victim);
+    assert.equal(replicated, 1);
 
     const promotion = cluster.killPrimary(victim);
     let seenDown: { status: number; body: Health } | undefined;
@@ -244,6 +296,8 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
       WAIT_MS,
       `/health healthy again with ${nodeKey(replica)} in place of ${nodeKey(victim)}`,
     );
+    await resynced(lost, 'the states stored before the failover, by a resync');
+    paused.clear();
     await liveAgain(victimTasks, 'live updates of the failed-over tasks from the promoted replica');
   });
 

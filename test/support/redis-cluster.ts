@@ -169,6 +169,13 @@ export class RedisCluster {
     }
   }
 
+  /** WAIT on the primary at `port`: resolves with the replicas that have its writes so far. */
+  async waitForReplicas(port: number, timeoutMs = 5_000): Promise<number> {
+    return this.withNode(port, async (connection) =>
+      Number(await connection.call('WAIT', 1, timeoutMs)),
+    );
+  }
+
   /** Kills (SIGKILL) the node at `port`, keeping its directory for restartNode. */
   async killNode(port: number): Promise<void> {
     const member = this.member(port);
