@@ -41,7 +41,8 @@ const nodeKey = (port: number) => `127.0.0.1:${port}`;
 
 /**
  * Topology changes under traffic on a real Redis Cluster (3 primaries, a replica each): a slot
- * holding watched tasks migrates, then a primary is killed and its replica promoted. Afterwards
+ * holding watched tasks migrates, a primary is killed and its replica promoted, then that one
+ * (without a replica now) is killed and restarted. Afterwards
  * every client's last state of every task equals the stored one, and no client ever got a
  * version twice or out of order.
  */
@@ -60,6 +61,8 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
   let publishing: Promise<void> | undefined;
   let stopPublishing = false;
   let publishErrors = 0;
+  /** The replica promoted by the failover test: a primary without a replica afterwards. */
+  let promoted: number | undefined;
   /** Tasks the publisher leaves alone for now. */
   const paused = new Set<string>();
   /** Resolves at the end of the publisher's next round over the tasks. */
@@ -278,6 +281,7 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
     );
     const replica = await promotion;
     assert.ok(replica !== undefined, 'a replica was promoted');
+    promoted = replica;
     assert.equal(seenDown?.status, 503, JSON.stringify(seenDown?.body));
     assert.equal(seenDown?.body.status, 'unhealthy');
     assert.equal(seenDown?.body.checks?.redis?.status, 'down');
@@ -299,6 +303,35 @@ describe('sharded pub/sub across Redis Cluster topology changes', () => {
     await resynced(lost, 'the states stored before the failover, by a resync');
     paused.clear();
     await liveAgain(victimTasks, 'live updates of the failed-over tasks from the promoted replica');
+  });
+
+  it('reports a primary without a replica down until it is restarted, then delivers again', async () => {
+    const node = promoted;
+    assert.ok(node !== undefined, 'the failover test promoted a replica');
+    const tasks = tasksOf.get(cluster.ports[2]) ?? []; // on the promoted replica now
+    await liveAgain(tasks, 'updates flowing before the kill');
+
+    await cluster.killNode(node);
+    await waitUntil(
+      async () => {
+        const { status, body } = await health();
+        return status === 503 && body.checks?.redis?.nodes?.[nodeKey(node)]?.state === 'down';
+      },
+      WAIT_MS,
+      `/health reporting ${nodeKey(node)} down`,
+    );
+    // Nothing can take its slots over: it stays down until it is back.
+    await cluster.restartNode(node);
+
+    await waitUntil(
+      async () => {
+        const { status, body } = await health();
+        return status === 200 && body.checks?.redis?.nodes?.[nodeKey(node)]?.state === 'subscribed';
+      },
+      WAIT_MS,
+      `/health healthy again with ${nodeKey(node)} back`,
+    );
+    await liveAgain(tasks, 'live updates of the tasks of the restarted primary');
   });
 
   it('leaves no client stale and delivered no version twice or out of order', async () => {
