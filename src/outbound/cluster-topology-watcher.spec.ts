@@ -254,6 +254,21 @@ describe('ClusterTopologyWatcher', () => {
     assert.deepEqual(cluster.commands, [[onB]]);
   });
 
+  it('does not hold readiness for a lost primary that carries nothing of this instance', async () => {
+    // Arrange: no canary, and the only watched task on B.
+    const { cluster, watch, connect, status } = setup({ canary: false });
+    watch(2);
+    await connect();
+
+    // Act
+    cluster.emit('-node', null, A);
+    await settle();
+
+    // Assert
+    assert.equal(status.nodes.get(A)?.state, 'idle');
+    assert.equal(status.nodesHealthy, true);
+  });
+
   it('stops following the cluster on detach and clears the nodes', async () => {
     // Arrange
     const { watcher, cluster, watch, connect, status } = setup();

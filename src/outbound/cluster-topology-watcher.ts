@@ -252,9 +252,15 @@ export class ClusterTopologyWatcher implements OnApplicationShutdown {
       busy.set(owner, (busy.get(owner) ?? false) || this.pending.has(partition));
     }
     for (const node of this.status.nodes.keys()) {
-      if (this.down.has(node)) this.status.markNode(node, 'down');
-      else if (!busy.has(node)) this.status.markNode(node, 'idle');
-      else this.status.markNode(node, busy.get(node) ? 'resubscribing' : 'subscribed');
+      if (!busy.has(node)) {
+        // Nothing of this instance lives there: nothing to confirm, so nothing to wait for.
+        this.down.delete(node);
+        this.status.markNode(node, 'idle');
+      } else if (this.down.has(node)) {
+        this.status.markNode(node, 'down');
+      } else {
+        this.status.markNode(node, busy.get(node) ? 'resubscribing' : 'subscribed');
+      }
     }
   }
 
