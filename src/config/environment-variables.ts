@@ -124,6 +124,16 @@ export class EnvironmentVariables {
   @IsOptional()
   REDIS_UNSUBSCRIBE_GRACE_MS?: number;
 
+  /**
+   * On a Redis Cluster, how often (ms) the subscriber re-reads the slot map, so that a moved slot
+   * or a failover is noticed without a push; 0 turns it off. At most one hour.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  @IsOptional()
+  REDIS_CLUSTER_SLOTS_REFRESH_MS?: number;
+
   @IsInt()
   @Min(1)
   @IsOptional()

@@ -115,3 +115,36 @@ describe('REDIS_CLUSTER_NODES', () => {
     );
   });
 });
+
+describe('REDIS_CLUSTER_SLOTS_REFRESH_MS', () => {
+  it('defaults to a slot map refresh every 5 s', () => {
+    assert.equal(redisOptionsOf({}).clusterSlotsRefreshMs, 5_000);
+  });
+
+  it('maps onto clusterSlotsRefreshMs, 0 turning the refresh off', () => {
+    assert.equal(
+      redisOptionsOf({ REDIS_CLUSTER_SLOTS_REFRESH_MS: '250' }).clusterSlotsRefreshMs,
+      250,
+    );
+    assert.equal(redisOptionsOf({ REDIS_CLUSTER_SLOTS_REFRESH_MS: '0' }).clusterSlotsRefreshMs, 0);
+  });
+
+  for (const value of ['-1', '1.5', 'soon', '3600001']) {
+    it(`refuses REDIS_CLUSTER_SLOTS_REFRESH_MS=${value}`, () => {
+      assert.throws(
+        () => parseEnvironment({ REDIS_CLUSTER_SLOTS_REFRESH_MS: value }),
+        (error: unknown) =>
+          error instanceof InvalidEnvironmentError &&
+          error.problems.length === 1 &&
+          error.problems[0].startsWith('REDIS_CLUSTER_SLOTS_REFRESH_MS='),
+      );
+    });
+  }
+
+  it('is refused as an option when negative', () => {
+    assert.throws(
+      () => resolveRedisOptions({ clusterSlotsRefreshMs: -5 }),
+      /clusterSlotsRefreshMs/,
+    );
+  });
+});

@@ -12,6 +12,7 @@ export function redisOptionsFromEnvironment(env: EnvironmentVariables): RedisOpt
     partitions: env.REDIS_PARTITIONS,
     clusterNodes: env.REDIS_CLUSTER_NODES,
     unsubscribeGraceMs: env.REDIS_UNSUBSCRIBE_GRACE_MS,
+    clusterSlotsRefreshMs: env.REDIS_CLUSTER_SLOTS_REFRESH_MS,
   };
 }
 

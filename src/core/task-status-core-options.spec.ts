@@ -17,6 +17,7 @@ describe('resolveCoreOptions', () => {
         partitions: 1024,
         clusterNodes: [],
         unsubscribeGraceMs: 30_000,
+        clusterSlotsRefreshMs: 5_000,
       },
       instanceId: `${hostname()}-${process.pid}`,
       taskState: {
@@ -60,6 +61,7 @@ describe('resolveCoreOptions', () => {
         partitions: 64,
         clusterNodes: [],
         unsubscribeGraceMs: 5_000,
+        clusterSlotsRefreshMs: 5_000,
       },
       instanceId: 'gateway-a',
       taskState: { snapshotKeyPrefix: '', terminalStatuses: ['done'], resyncBatchSize: 10 },

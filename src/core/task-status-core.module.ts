@@ -10,6 +10,7 @@ import { CONNECTION_LIMITS_OPTIONS } from '../connections/connection-limits-opti
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { CANARY_OPTIONS } from '../outbound/canary-options.js';
+import { ClusterTopologyWatcher } from '../outbound/cluster-topology-watcher.js';
 import { DataPathCanary } from '../outbound/data-path-canary.js';
 import { DELIVERY_OPTIONS } from '../outbound/delivery-options.js';
 import { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
@@ -136,6 +137,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     LiveUpdateRelay,
     TaskUpdateDelivery,
     DataPathCanary,
+    ClusterTopologyWatcher,
     RedisSubscriberService,
     InstanceStatsBuilder,
   ],
@@ -166,6 +168,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     LiveUpdateRelay,
     TaskUpdateDelivery,
     DataPathCanary,
+    ClusterTopologyWatcher,
     RedisSubscriberService,
     InstanceStatsBuilder,
   ],

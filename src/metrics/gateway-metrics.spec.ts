@@ -41,7 +41,7 @@ function build(pubsubMode: 'channel' | 'sharded' = 'channel') {
       systemClock,
     ),
   );
-  const gatewayMetrics = new GatewayMetrics(instanceStats, relay);
+  const gatewayMetrics = new GatewayMetrics(instanceStats, relay, status);
   return {
     gatewayMetrics,
     instanceStats,
@@ -148,6 +148,39 @@ describe('GatewayMetrics', () => {
     assert.equal(sample(text, `${METRIC_PREFIX}redis_messages_received_total`), 9);
     assert.equal(sample(text, `${METRIC_PREFIX}redis_subscriber_up`), 0);
     assert.equal(sample(text, `${METRIC_PREFIX}accepting_connections`), 0);
+  });
+
+  it('reports each Redis Cluster primary with a node label, and none on a single Redis', async () => {
+    // Arrange
+    const { gatewayMetrics, status } = build();
+    const single = await gatewayMetrics.render();
+    status.setNodes(['127.0.0.1:7001', '127.0.0.1:7002']);
+    status.markNode('127.0.0.1:7001', 'subscribed');
+    status.markNode('127.0.0.1:7002', 'down');
+    status.recordNodeCanary('127.0.0.1:7001', 40);
+
+    // Act
+    const text = await gatewayMetrics.render();
+    status.setNodes(['127.0.0.1:7001']);
+    const afterFailover = await gatewayMetrics.render();
+
+    // Assert
+    const p = METRIC_PREFIX;
+    assert.doesNotMatch(single, /redis_node_subscribed\{/);
+    assert.equal(
+      sample(text, `${p}redis_node_subscribed{node="127.0.0.1:7001",state="subscribed"}`),
+      1,
+    );
+    assert.equal(sample(text, `${p}redis_node_subscribed{node="127.0.0.1:7002",state="down"}`), 0);
+    assert.equal(
+      sample(text, `${p}redis_node_canary_round_trip_seconds{node="127.0.0.1:7001"}`),
+      0.04,
+    );
+    assert.equal(
+      sample(text, `${p}redis_node_canary_round_trip_seconds{node="127.0.0.1:7002"}`),
+      undefined,
+    );
+    assert.doesNotMatch(afterFailover, /7002/);
   });
 
   it('builds one stats snapshot per scrape, without the task list', async () => {

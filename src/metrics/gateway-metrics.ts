@@ -4,6 +4,7 @@ import { DROP_REASONS } from '../connections/delivery-counters.js';
 import type { InstanceStats } from '../core/instance-stats.js';
 import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { LiveUpdateRelay } from '../outbound/live-update-relay.js';
+import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 
 /** Prefix of this service's own metrics; Node's default metrics keep their usual names. */
 export const METRIC_PREFIX = 'task_status_gateway_';
@@ -38,6 +39,7 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly instanceStats: InstanceStatsBuilder,
     private readonly relay: LiveUpdateRelay,
+    private readonly redisStatus: RedisSubscriptionStatus,
   ) {
     this.deliveryDuration = new Histogram({
       name: `${METRIC_PREFIX}delivery_duration_seconds`,
@@ -140,6 +142,36 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
       'SUNSUBSCRIBE commands sent (one per partition and batch) in sharded mode.',
       () => stats().redis.shard_channels?.sunsubscribe_commands ?? 0,
     );
+    // Per primary of a Redis Cluster (no series on a single Redis); the node set changes with
+    // failovers, so each scrape sets exactly the current ones.
+    const nodes = this.redisStatus.nodes;
+    new Gauge({
+      name: `${METRIC_PREFIX}redis_node_subscribed`,
+      help: 'Per Redis Cluster primary: 1 when every shard channel of this instance on it is subscribed (or none lives there), else 0.',
+      labelNames: ['node', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [node, status] of nodes) {
+          const up = status.state === 'subscribed' || status.state === 'idle';
+          this.set({ node, state: status.state }, up ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}redis_node_canary_round_trip_seconds`,
+      help: 'Per Redis Cluster primary: round trip of the last data-path canary through it (absent before the first).',
+      labelNames: ['node'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [node, status] of nodes) {
+          if (status.canaryRoundTripMs !== undefined) {
+            this.set({ node }, status.canaryRoundTripMs / 1000);
+          }
+        }
+      },
+    });
     counter(
       registers,
       'redis_resubscriptions_total',

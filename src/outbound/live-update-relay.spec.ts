@@ -92,6 +92,27 @@ describe('LiveUpdateRelay', () => {
     assert.equal(counters.framesDelivered, 6);
   });
 
+  it('drops the live copy of a state a resync delivered just before, and nothing else', async () => {
+    // Arrange
+    const { delivery, counters } = setUp();
+    const socket = new RecordingSocket();
+    const watchers = asSockets(socket);
+
+    // Act: the resync read seq 2 from its key before the message of seq 2 came.
+    delivery.deliverLive(update('t', 1), watchers);
+    delivery.deliverLive(update('t', 2), watchers, true);
+    const echo = delivery.deliverLive(update('t', 2), watchers);
+    delivery.deliverLive(update('t', 3), watchers);
+    const republished = delivery.deliverLive(update('t', 3), watchers);
+    await endOfTurn();
+
+    // Assert
+    assert.equal(echo, 0);
+    assert.equal(republished, 1, 'a state published twice live is not a resync echo');
+    assert.deepEqual(socket.seqs(), [['t:1', 't:2', 't:3', 't:3']]);
+    assert.equal(counters.superseded.stale, 1);
+  });
+
   it('keeps the channel order across tasks for a client watching several', async () => {
     const { delivery } = setUp();
     const both = new RecordingSocket();

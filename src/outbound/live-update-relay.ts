@@ -86,7 +86,7 @@ export class LiveUpdateRelay {
     // Canary task ids cannot be subscribed to, so a canary never has subscribers. Canaries are
     // the gateways' own traffic and stay out of the counts and events.
     if (!subscribers && update.taskId.startsWith(CANARY_TASK_PREFIX)) {
-      if (update.taskId === this.canary.taskId) this.canary.receive(update.data);
+      this.canary.receive(update.data, update.taskId);
       return;
     }
     counters.messagesReceived += 1;
@@ -107,14 +107,19 @@ export class LiveUpdateRelay {
    * of another task comes, when it reaches MAX_RUN_BYTES, or at the end of this event-loop turn
    * (a microtask: before any other I/O is handled). Returns the number of subscribers it goes to.
    */
-  deliverLive(update: TaskUpdate, subscribers: ReadonlySet<WebSocket>): number {
+  deliverLive(update: TaskUpdate, subscribers: ReadonlySet<WebSocket>, resynced = false): number {
     const verdict = this.tracker.judge(update.taskId, update.data);
     if (verdict !== 'deliver') {
       this.counters.superseded[verdict] += 1;
       return 0;
     }
     const serialized = serializeStatusUpdate(update);
-    this.tracker.recordLive(update.taskId, update.data, serialized);
+    // A resync may read a key before the message written with it arrives: not a second delivery.
+    if (!resynced && this.tracker.isResyncEcho(update.taskId, serialized)) {
+      this.counters.superseded.stale += 1;
+      return 0;
+    }
+    this.tracker.recordLive(update.taskId, update.data, serialized, resynced);
     let run = this.run;
     if (run !== undefined && (run.taskId !== update.taskId || run.bytes >= MAX_RUN_BYTES)) {
       this.flushLive();

@@ -5,10 +5,12 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import { EventEmitter } from 'node:events';
 import { quitGracefully } from '../redis/quit-gracefully.js';
 import { RedisConnectionFactory, type RedisConnection } from '../redis/redis-connection.factory.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { ClusterTopologyWatcher } from './cluster-topology-watcher.js';
 import { DataPathCanary } from './data-path-canary.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
 import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
@@ -27,7 +29,8 @@ export interface RedisSubscriberEvents {
  * Owns the Redis subscriber connection: subscribes on every (re)connect, hands each message's
  * bytes to LiveUpdateRelay (the hot path), and resyncs stored states after a gap. In `channel`
  * mode it subscribes to the one channel; in `sharded` mode to the canary's shard channel and, via
- * ShardChannelSubscriptions, to the channel of every task watched here.
+ * ShardChannelSubscriptions, to the channel of every task watched here; on a Redis Cluster,
+ * ClusterTopologyWatcher keeps those subscribed across moved slots and failovers.
  */
 @Injectable()
 export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdown {
@@ -43,17 +46,22 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     private readonly relay: LiveUpdateRelay,
     private readonly canary: DataPathCanary,
     private readonly shardChannels: ShardChannelSubscriptions,
+    private readonly topology: ClusterTopologyWatcher,
     connectionFactory: RedisConnectionFactory,
   ) {
     // Resubscription is done here on every 'ready', so that "subscribed" is known, not assumed.
     // In sharded mode a (un)subscribe left over from the old connection must not be replayed
     // after the resubscription: the wanted set may have changed meanwhile.
     // On a Redis Cluster, ioredis keeps one subscriber connection per primary and routes each
-    // SSUBSCRIBE (all its channels in one slot: one partition) to the owner of the slot.
+    // SSUBSCRIBE (all its channels in one slot: one partition) to the owner of the slot. The
+    // periodic slot refresh notices a moved slot even when no sunsubscribe push or MOVED came.
     this.connection =
       options.clusterNodes.length > 0
         ? connectionFactory.createCluster(options.clusterNodes, 'subscriber', {
             shardedSubscribers: true,
+            ...(options.clusterSlotsRefreshMs > 0
+              ? { slotsRefreshInterval: options.clusterSlotsRefreshMs }
+              : {}),
           })
         : connectionFactory.create(options.url, 'subscriber', {
             autoResubscribe: false,
@@ -85,8 +93,12 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
   private async subscribe(): Promise<void> {
     try {
       if (this.shardChannels.enabled) {
-        const canaryChannels = this.canary.enabled ? [this.canary.channel] : [];
+        // On a cluster, the watcher first aims one canary at each primary of the slot map.
+        const cluster = this.connection instanceof Cluster ? this.connection : undefined;
+        if (cluster) this.topology.attach(cluster);
+        const canaryChannels = this.canary.enabled ? this.canary.channels : [];
         await this.shardChannels.attach(this.connection, canaryChannels);
+        if (cluster) this.topology.attached();
         this.logger.log(
           `Subscribed to ${this.shardChannels.channelCount} shard channel(s) of "${this.options.channel}"`,
         );
@@ -115,6 +127,7 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
 
   private onConnectionLost(): void {
     this.shardChannels.detach();
+    this.topology.detach();
     if (this.stopping) return;
     const wasUp = this.status.isUp;
     this.status.markDisconnected();

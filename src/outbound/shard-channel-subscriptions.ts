@@ -141,6 +141,18 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     await Promise.all(commands);
   }
 
+  /**
+   * The channels held on the current connection, by partition: what a topology change (a slot
+   * that moved, a primary that failed over) has to subscribe again, one command per partition.
+   */
+  heldByPartition(): Map<number, string[]> {
+    const byPartition = new Map<number, string[]>();
+    for (const batch of this.byPartition([...this.held])) {
+      byPartition.set(this.layout.partitionOf(batch[0]), this.channelsOf(batch));
+    }
+    return byPartition;
+  }
+
   /** The connection was lost: Redis dropped its subscriptions with it. */
   detach(): void {
     this.connection = undefined;

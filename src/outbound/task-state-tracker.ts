@@ -11,6 +11,11 @@ interface TaskState {
   terminal: boolean;
   /** The last frame delivered live, to tell whether a re-read state is news. */
   lastFrame: string | undefined;
+  /**
+   * The last frame, when a resync delivered it: its live copy may still be on its way (the key
+   * and the message are written together, but come back on two connections) and is not news.
+   */
+  resyncedFrame: string | undefined;
 }
 
 /**
@@ -47,11 +52,17 @@ export class TaskStateTracker {
     return state.order.isOlder(data) ? 'stale' : 'deliver';
   }
 
-  /** A state was written to every subscriber of the task. */
-  recordLive(taskId: string, data: TaskStatusData, frame: string): void {
+  /** A state was written to every subscriber of the task (`resynced`: re-read from its key). */
+  recordLive(taskId: string, data: TaskStatusData, frame: string, resynced = false): void {
     const state = this.advance(taskId, data);
     state.seq += 1;
     state.lastFrame = frame;
+    state.resyncedFrame = resynced ? frame : undefined;
+  }
+
+  /** Whether `frame` is the live copy of the state a resync just delivered. */
+  isResyncEcho(taskId: string, frame: string): boolean {
+    return this.states.get(taskId)?.resyncedFrame === frame;
   }
 
   /**
@@ -70,7 +81,13 @@ export class TaskStateTracker {
   private advance(taskId: string, data: TaskStatusData): TaskState {
     let state = this.states.get(taskId);
     if (!state) {
-      state = { seq: 0, order: new UpdateOrder(), terminal: false, lastFrame: undefined };
+      state = {
+        seq: 0,
+        order: new UpdateOrder(),
+        terminal: false,
+        lastFrame: undefined,
+        resyncedFrame: undefined,
+      };
       this.states.set(taskId, state);
     }
     state.order.accept(data);

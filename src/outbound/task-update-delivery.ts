@@ -153,7 +153,7 @@ export class TaskUpdateDelivery {
         const subscribers = this.registry.subscribersOf(taskId);
         if (!update || !subscribers) return;
         if (this.tracker.lastFrame(taskId) === serializeStatusUpdate(update)) return;
-        if (this.live.deliverLive(update, subscribers) > 0) delivered += 1;
+        if (this.live.deliverLive(update, subscribers, true) > 0) delivered += 1;
       });
       // Written before the await: a client's unsubscribe handled meanwhile must see no more frames.
       this.live.flushLive();

@@ -30,6 +30,13 @@ export interface RedisOptions {
    * SUNSUBSCRIBE + SSUBSCRIBE). `0` unsubscribes at once. Default 30000.
    */
   unsubscribeGraceMs?: number;
+  /**
+   * On a Redis Cluster, how often the subscriber re-reads the slot map (ioredis
+   * `slotsRefreshInterval`), so that a moved slot or a failover is noticed even when no
+   * `sunsubscribe` push or `MOVED` reply announced it; 0 turns the periodic refresh off. Default
+   * 5000.
+   */
+  clusterSlotsRefreshMs?: number;
 }
 
 export type ResolvedRedisOptions = Required<RedisOptions>;
@@ -48,6 +55,7 @@ export function resolveRedisOptions(options?: RedisOptions): ResolvedRedisOption
       partitions: 1024,
       clusterNodes: [],
       unsubscribeGraceMs: 30_000,
+      clusterSlotsRefreshMs: 5_000,
     },
     options,
   );
@@ -60,6 +68,9 @@ export function resolveRedisOptions(options?: RedisOptions): ResolvedRedisOption
   // Classic pub/sub on a cluster is broadcast to every node: the one mode that does not scale.
   if (resolved.clusterNodes.length > 0 && resolved.pubsubMode !== 'sharded') {
     throw new Error('A Redis Cluster (clusterNodes) needs pubsubMode "sharded"');
+  }
+  if (!Number.isInteger(resolved.clusterSlotsRefreshMs) || resolved.clusterSlotsRefreshMs < 0) {
+    throw new Error('clusterSlotsRefreshMs must be a whole number of milliseconds, 0 or more');
   }
   return resolved;
 }

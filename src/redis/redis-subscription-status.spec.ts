@@ -145,4 +145,65 @@ describe('RedisSubscriptionStatus', () => {
     assert.equal(afterChange, 1_500);
     assert.equal(afterRepeat, 1_500);
   });
+
+  it('has no nodes on a single Redis, and counts that as healthy', () => {
+    const status = new RedisSubscriptionStatus();
+    assert.equal(status.nodes.size, 0);
+    assert.equal(status.nodesHealthy, true);
+  });
+
+  it('is unhealthy while any primary is down, resubscribing or has an overdue canary', () => {
+    // Arrange
+    const status = new RedisSubscriptionStatus();
+    status.setNodes(['a:1', 'b:2', 'c:3']);
+    status.markNode('a:1', 'subscribed');
+    status.markNode('b:2', 'subscribed');
+    status.markNode('c:3', 'idle');
+    const allUp = status.nodesHealthy;
+
+    // Act + Assert
+    status.markNode('b:2', 'down');
+    assert.equal(status.nodesHealthy, false);
+    status.markNode('b:2', 'resubscribing');
+    assert.equal(status.nodesHealthy, false);
+    status.markNode('b:2', 'subscribed');
+    status.markNodeStalled('a:1');
+    assert.equal(status.nodesHealthy, false);
+    assert.equal(status.dataPathHealthy, false);
+    assert.equal(allUp, true);
+  });
+
+  it('clears the data path stall only once no primary is overdue any more', () => {
+    // Arrange
+    const status = new RedisSubscriptionStatus();
+    status.setNodes(['a:1', 'b:2']);
+    status.markNodeStalled('a:1');
+    status.markNodeStalled('b:2');
+
+    // Act
+    status.recordNodeCanary('a:1', 5);
+    const afterOne = status.dataPathHealthy;
+    status.recordNodeCanary('b:2', 7);
+
+    // Assert
+    assert.equal(afterOne, false);
+    assert.equal(status.dataPathHealthy, true);
+    assert.equal(status.nodes.get('b:2')?.canaryRoundTripMs, 7);
+    assert.equal(status.canaryRoundTripMs, 7);
+  });
+
+  it('keeps exactly the primaries given, new ones resubscribing', () => {
+    // Arrange
+    const status = new RedisSubscriptionStatus();
+    status.setNodes(['a:1', 'b:2']);
+    status.markNode('a:1', 'subscribed');
+
+    // Act: b fails over to d.
+    status.setNodes(['a:1', 'd:4']);
+
+    // Assert
+    assert.deepEqual([...status.nodes.keys()].sort(), ['a:1', 'd:4']);
+    assert.equal(status.nodes.get('a:1')?.state, 'subscribed');
+    assert.equal(status.nodes.get('d:4')?.state, 'resubscribing');
+  });
 });

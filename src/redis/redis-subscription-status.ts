@@ -1,6 +1,22 @@
 export type RedisLinkState = 'connecting' | 'subscribed' | 'disconnected' | 'closed';
 
 /**
+ * One Redis Cluster primary as the subscriber sees it: `subscribed` (every shard channel of its
+ * slots confirmed), `resubscribing` (its slots changed hands or its connection came back, and
+ * the SSUBSCRIBEs are not all confirmed yet), `down` (its sharded subscriber connection was
+ * lost and nothing has been confirmed on it since) or `idle` (no channel of this instance, not
+ * even a canary, lives there, so there is nothing to subscribe).
+ */
+export type RedisNodeState = 'subscribed' | 'resubscribing' | 'down' | 'idle';
+
+export interface RedisNodeStatus {
+  state: RedisNodeState;
+  /** False while this node's canary is overdue. */
+  dataPathHealthy: boolean;
+  canaryRoundTripMs: number | undefined;
+}
+
+/**
  * The subscriber connection's state as health and stats need it: "up" means connected and
  * subscribed to the channel, the only state in which updates can arrive.
  */
@@ -13,6 +29,8 @@ export class RedisSubscriptionStatus {
   private stalled = false;
   private canaryRtt: number | undefined;
   private canaryAt: number | undefined;
+  /** Per primary (`host:port`), on a Redis Cluster only; empty on a single Redis. */
+  private readonly nodeStates = new Map<string, RedisNodeStatus>();
 
   get state(): RedisLinkState {
     return this.current;
@@ -20,6 +38,49 @@ export class RedisSubscriptionStatus {
 
   get isUp(): boolean {
     return this.current === 'subscribed';
+  }
+
+  /** The primaries of a Redis Cluster by `host:port`; empty on a single Redis. */
+  get nodes(): ReadonlyMap<string, Readonly<RedisNodeStatus>> {
+    return this.nodeStates;
+  }
+
+  /** Every known primary subscribed and proving its data path (true when there are none). */
+  get nodesHealthy(): boolean {
+    for (const node of this.nodeStates.values()) {
+      if (node.state === 'resubscribing' || node.state === 'down' || !node.dataPathHealthy) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Sets the primaries to exactly `nodes` (a failed-over one goes, its replica comes). */
+  setNodes(nodes: Iterable<string>): void {
+    const keep = new Set(nodes);
+    for (const node of this.nodeStates.keys()) if (!keep.has(node)) this.nodeStates.delete(node);
+    for (const node of keep) this.node(node);
+  }
+
+  markNode(node: string, state: RedisNodeState): void {
+    this.node(node).state = state;
+  }
+
+  recordNodeCanary(node: string, roundTripMs: number, at = Date.now()): void {
+    const status = this.node(node);
+    status.canaryRoundTripMs = roundTripMs;
+    status.dataPathHealthy = true;
+    this.recordCanary(roundTripMs, at);
+  }
+
+  markNodeStalled(node: string): void {
+    this.node(node).dataPathHealthy = false;
+    this.markDataPathStalled();
+  }
+
+  /** The connection to the whole cluster is gone: so are the nodes' subscriptions. */
+  clearNodes(): void {
+    this.nodeStates.clear();
   }
 
   get lastError(): string | undefined {
@@ -62,7 +123,8 @@ export class RedisSubscriptionStatus {
   recordCanary(roundTripMs: number, at = Date.now()): void {
     this.canaryRtt = roundTripMs;
     this.canaryAt = at;
-    this.stalled = false;
+    // On a cluster the data path is healthy again only when no primary's canary is overdue.
+    this.stalled = [...this.nodeStates.values()].some((node) => !node.dataPathHealthy);
   }
 
   markDataPathStalled(): void {
@@ -79,6 +141,15 @@ export class RedisSubscriptionStatus {
 
   markClosed(): void {
     this.set('closed');
+  }
+
+  private node(node: string): RedisNodeStatus {
+    let status = this.nodeStates.get(node);
+    if (!status) {
+      status = { state: 'resubscribing', dataPathHealthy: true, canaryRoundTripMs: undefined };
+      this.nodeStates.set(node, status);
+    }
+    return status;
   }
 
   private set(state: RedisLinkState): void {

@@ -30,6 +30,7 @@ export interface TestAppOptions {
   /** host:port seeds of a Redis Cluster (redisUrl is then not used). */
   clusterNodes?: string[];
   unsubscribeGraceMs?: number;
+  clusterSlotsRefreshMs?: number;
   instanceId?: string;
   snapshotKeyPrefix?: string;
   terminalStatuses?: string[];
@@ -74,6 +75,7 @@ export function coreOptionsOf(options: TestAppOptions): TaskStatusCoreOptions {
       partitions: options.partitions,
       clusterNodes: options.clusterNodes,
       unsubscribeGraceMs: options.unsubscribeGraceMs,
+      clusterSlotsRefreshMs: options.clusterSlotsRefreshMs,
     },
     instanceId: options.instanceId,
     taskState: {
