@@ -326,24 +326,43 @@ function paddingFor(payloadBytes: number, sampleTaskId: string): string {
   return 'x'.repeat(Math.max(0, payloadBytes - bare.length));
 }
 
-interface WindowReading {
-  at: number;
-  counters: GatewayCounters[];
-  redisCpu: number;
-  gatewayCpu: number[];
-  published: number;
-  cpus: ReturnType<typeof cpuTimes>;
+/** Counters of each gateway, each with the moment its answer arrived (a busy one answers late). */
+type TimedCounters = { counters: GatewayCounters; at: number }[];
+
+function readTimed(gateways: TargetProcess[]): Promise<TimedCounters> {
+  return Promise.all(
+    gateways.map(async (gateway) => {
+      const counters = await readGatewayCounters(gateway.port);
+      return { counters, at: monotonicMicros() };
+    }),
+  );
 }
 
-async function readWindow(setup: ModeSetup, publisher: FanOutPublisher): Promise<WindowReading> {
-  return {
-    at: monotonicMicros(),
-    counters: await readAll(setup.gateways),
-    redisCpu: await redisCpuSeconds(setup.redisControls),
-    gatewayCpu: setup.gateways.map((gateway) => gateway.cpuSeconds()),
-    published: publisher.published,
-    cpus: cpuTimes(),
-  };
+interface WindowReading {
+  at: number;
+  published: number;
+  cpus: ReturnType<typeof cpuTimes>;
+  gatewayCpu: number[];
+  redisCpu: number;
+  counters: TimedCounters;
+}
+
+/**
+ * The clock, the publisher's count and the CPU times at one instant; then, once `then` ran (the
+ * end of publishing), Redis' CPU and every gateway's counters, each timed by its own answer.
+ */
+async function readWindow(
+  setup: ModeSetup,
+  publisher: FanOutPublisher,
+  then: () => void = () => undefined,
+): Promise<WindowReading> {
+  const at = monotonicMicros();
+  const published = publisher.published;
+  const cpus = cpuTimes();
+  const gatewayCpu = setup.gateways.map((gateway) => gateway.cpuSeconds());
+  then();
+  const redisCpu = await redisCpuSeconds(setup.redisControls);
+  return { at, published, cpus, gatewayCpu, redisCpu, counters: await readTimed(setup.gateways) };
 }
 
 /** One mode at one rate: clients connect, the window is measured, every frame is checked. */
@@ -405,18 +424,22 @@ async function measureMode(
   );
   let windowStart: WindowReading;
   let windowEnd: WindowReading;
+  let stoppedAt = 0;
+  const stop = (): void => {
+    publisher.stop();
+    stoppedAt = monotonicMicros();
+  };
   publisher.start(rate);
   try {
     await sleep(sizes['warmup-s'] * 1000);
-
     await ctx.pool.resetLatency();
     windowStart = await readWindow(setup, publisher);
     await sleep(sizes['s7-duration-s'] * 1000);
-    windowEnd = await readWindow(setup, publisher);
+    // Publishing ends with the window: a saturated gateway answers its counters late.
+    windowEnd = await readWindow(setup, publisher, stop);
   } finally {
-    publisher.stop();
+    if (stoppedAt === 0) stop();
   }
-  const stoppedAt = monotonicMicros();
 
   await publisher.allSettled(sizes['drain-timeout-s'] * 1000);
   const expected = publisher.expected();
@@ -433,19 +456,21 @@ async function measureMode(
     const own: Record<string, number> = {};
     for (const taskId of tasksOf[i]) own[taskId] = expected[taskId];
     const clients = await ctx.pool.verify(own, true);
-    const a = windowStart.counters[i];
-    const b = windowEnd.counters[i];
+    const a = windowStart.counters[i].counters;
+    const b = windowEnd.counters[i].counters;
+    // Per instance, between the answers: the counts are taken when the gateway answers.
+    const instanceSeconds = (windowEnd.counters[i].at - windowStart.counters[i].at) / 1e6;
     const received = after[i].messagesReceived - before[i].messagesReceived;
     const routed = after[i].updatesRouted - before[i].updatesRouted;
     instances.push({
       instance: i,
       tasks: tasksPerInstance,
       clients: clients.connections,
-      receivedPerSec: (b.messagesReceived - a.messagesReceived) / seconds,
-      routedPerSec: (b.updatesRouted - a.updatesRouted) / seconds,
-      unroutedPerSec: (b.updatesUnrouted - a.updatesUnrouted) / seconds,
+      receivedPerSec: (b.messagesReceived - a.messagesReceived) / instanceSeconds,
+      routedPerSec: (b.updatesRouted - a.updatesRouted) / instanceSeconds,
+      unroutedPerSec: (b.updatesUnrouted - a.updatesUnrouted) / instanceSeconds,
       receivedOverRouted: routed > 0 ? received / routed : Number.NaN,
-      framesDeliveredPerSec: (b.framesDelivered - a.framesDelivered) / seconds,
+      framesDeliveredPerSec: (b.framesDelivered - a.framesDelivered) / instanceSeconds,
       cpuCores: (windowEnd.gatewayCpu[i] - windowStart.gatewayCpu[i]) / seconds,
       received,
       routed,
