@@ -55,7 +55,10 @@ function stepRow(result: FanOutModeResult): string[] {
     formatNumber(result.redisCpuCores),
     formatNumber(result.gatewayCpuCores),
     `${Math.round(result.serverCpusBusy * 100)} % / ${Math.round(result.clientCpusBusy * 100)} %`,
-    result.saturated ? `**yes**: ${result.saturation.join('; ')}` : 'no',
+    (result.saturated ? `**yes**: ${result.saturation.join('; ')}` : 'no') +
+      (result.offeredShort
+        ? ` (client side at its limit: ${Math.round((result.offeredPerSec / result.targetRate) * 100)} % of U offered)`
+        : ''),
   ];
 }
 
@@ -87,7 +90,10 @@ export function fanOutGoals(
           `${count(saturating.sharded.framesExpected)} frames, ${count(saturating.sharded.lost)} lost, ` +
           (saturating.sharded.saturated
             ? `saturated too (${saturating.sharded.saturation.join('; ')})`
-            : 'not saturated')
+            : 'not saturated') +
+          (saturating.sharded.offeredShort
+            ? `; the client side offered only ${count(saturating.sharded.offeredPerSec)}/s`
+            : '')
         : `channel mode did not saturate up to ${count(fanOut.steps.at(-1)?.rate ?? 0)}/s (${fanOut.stoppedBecause})`,
       met: saturating ? saturating.sharded.lost === 0 && saturating.sharded.drained : undefined,
     },

@@ -79,6 +79,11 @@ export interface FanOutModeResult {
   /** Lost frames or lag past --s7-lag-ms: why, when it is. */
   saturated: boolean;
   saturation: string[];
+  /**
+   * The publisher offered less than 90 % of the asked rate: the client side (publisher, Redis,
+   * load generator on the client CPUs) was at its limit, whatever the gateways did.
+   */
+  offeredShort: boolean;
   /** Busy share of the CPUs the gateways run on, and of the client CPUs, over the window. */
   serverCpusBusy: number;
   clientCpusBusy: number;
@@ -137,6 +142,8 @@ export interface FanOutContext {
 /** The gateway's WS_MAX_CONNECTIONS when unset. */
 const GATEWAY_DEFAULT_MAX_CONNECTIONS = 1_000;
 const PUBLISH_TICK_MS = 5;
+/** How far the publisher may fall behind its schedule before it skips ahead. */
+const MAX_BEHIND_MS = 50;
 const PROGRESS_INTERVAL_MS = 10;
 const STALL_MS = 5_000;
 /** A publisher that reaches less than this share of the asked rate is at its limit. */
@@ -217,9 +224,13 @@ class FanOutPublisher {
   start(rate: number): void {
     const startedAt = monotonicMicros();
     let sent = 0;
+    const maxBurst = Math.max(1, Math.ceil((rate * MAX_BEHIND_MS) / 1000));
     this.timer = setInterval(() => {
       const now = monotonicMicros();
       const due = Math.floor(((now - startedAt) * rate) / 1e6);
+      // A publisher starved of CPU gives up the schedule rather than catch up in ever larger
+      // bursts, which would starve its own event loop further: it offers what it can.
+      if (due - sent > maxBurst) sent = due - maxBurst;
       const date = new Date();
       const options = { ...this.setup.publishOptions, now: () => date };
       while (sent < due) {
@@ -506,6 +517,7 @@ async function measureMode(
     lost: overall.lost,
     saturated: false,
     saturation: [],
+    offeredShort: false,
     serverCpusBusy: ctx.serverCpuList
       ? busyCores(windowStart.cpus, windowEnd.cpus, ctx.serverCpuList) / ctx.serverCpuList.length
       : Number.NaN,
@@ -523,6 +535,7 @@ async function measureMode(
     result.saturation.push(`frames still arriving ${drainSeconds.toFixed(1)} s after publishing`);
   }
   result.saturated = result.saturation.length > 0;
+  result.offeredShort = result.offeredPerSec < OFFERED_SHORTFALL * rate;
 
   // Harness problems: what no amount of load may cause.
   if (publisher.errors > 0) {
