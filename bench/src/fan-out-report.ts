@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
+import { SIZE_DEFAULTS } from './bench-options.js';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { FanOutMode, FanOutModeResult, FanOutRecord } from './fan-out-scenario.js';
@@ -295,7 +296,7 @@ export async function renderFanOutChartSvg(run: RunRecord, fanOut: FanOutRecord)
     title: {
       text: `S7: ${fanOut.instances} gateways, channel vs sharded (${fanOut.shards} primaries), ${run.startedAt.slice(0, 10)}`,
       subtitle: [
-        `${run.label} run on ${m.cpus} CPUs (${m.cpuModel}), load average ${run.loadAverage.start[0]} at start, ` +
+        `${s7Sizes(run)}, on ${m.cpus} CPUs (${m.cpuModel}), load average ${run.loadAverage.start[0]} at start, ` +
           `${run.loadAverage.end[0]} at end; ${run.pinning.note}`,
       ],
     },
@@ -343,6 +344,23 @@ export async function renderFanOutChartSvg(run: RunRecord, fanOut: FanOutRecord)
   return view.toSVG();
 }
 
+/** S7's sizes in this run against their defaults. */
+function s7Sizes(run: RunRecord): string {
+  const changed = Object.entries(run.sizes).filter(
+    ([name, value]) =>
+      (name.startsWith('s7-') || ['warmup-s', 'payload-bytes', 'drain-timeout-s'].includes(name)) &&
+      SIZE_DEFAULTS[name as keyof typeof SIZE_DEFAULTS] !== value,
+  );
+  return changed.length === 0
+    ? "at S7's default sizes"
+    : `with S7's sizes changed: ${changed
+        .map(
+          ([name, value]) =>
+            `\`--${name} ${value}\` (default ${SIZE_DEFAULTS[name as keyof typeof SIZE_DEFAULTS]})`,
+        )
+        .join(', ')}`;
+}
+
 /** The machine, load, pinning and date of the run, for the figures beside them. */
 function describeMachine(run: RunRecord, resultsFile: string): string {
   const m = run.machine;
@@ -357,7 +375,7 @@ function describeMachine(run: RunRecord, resultsFile: string): string {
           '',
         ]
       : []),
-    `Measured on ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC (${run.label} run). ` +
+    `Measured on ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${s7Sizes(run)}. ` +
       `Record: [${resultsFile.split('/').at(-1)}](${resultsFile}).`,
     '',
     markdownTable(
