@@ -88,7 +88,11 @@ const SIZES = {
     smoke: 5_000,
     help: 'S7 counts a mode saturated when its p99 latency or its drain after publishing passes this',
   },
-  'warmup-s': { full: 1, smoke: 0.3, help: 'publishing before each measured window (S2, S3, S5)' },
+  'warmup-s': {
+    full: 1,
+    smoke: 0.3,
+    help: 'publishing before each measured window (S2, S3, S5, S7)',
+  },
   'settle-ms': { full: 2_000, smoke: 200, help: 'pause before memory readings (S1)' },
   'drain-timeout-s': {
     full: 120,
@@ -231,8 +235,16 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     if (value > size.full) larger = true;
     sizes[name] = value;
   }
-  for (const name of ['reps', 'workers'] as const)
-    sizes[name] = Math.max(1, Math.round(sizes[name]));
+  const counts = [
+    'reps',
+    'workers',
+    's7-instances',
+    's7-shards',
+    's7-tasks',
+    's7-subscribers',
+    's7-steps',
+  ] as const;
+  for (const name of counts) sizes[name] = Math.max(1, Math.round(sizes[name]));
 
   const installed = defaultTargets();
   const targets = list(
@@ -245,6 +257,9 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     SCENARIO_IDS,
     'scenario',
   );
+  if (scenarios.includes('S7') && !targets.includes('gateway')) {
+    throw new Error('S7 measures the gateway only: add gateway to --targets');
+  }
   const complete =
     installed.every((name) => targets.includes(name)) &&
     DEFAULT_SCENARIOS.every((id) => scenarios.includes(id));
