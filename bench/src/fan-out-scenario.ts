@@ -1,11 +1,8 @@
-import {
-  DEFAULT_PARTITIONS,
-  publishTaskStatus,
-  type PublishTaskStatusOptions,
-} from '@task-status/client/publisher';
+import { DEFAULT_PARTITIONS, type PublishTaskStatusOptions } from '@task-status/client/publisher';
 import { Redis } from 'ioredis';
 import type { BenchOptions } from './bench-options.js';
 import { monotonicMicros, sleep } from './clock.js';
+import { FanOutPublisher } from './fan-out-publisher.js';
 import { readGatewayCounters, type GatewayCounters } from './gateway-counters.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import type { LoadWorkerPool } from './load-worker-pool.js';
@@ -17,7 +14,6 @@ import { RespTransactionClient } from './resp-transaction-client.js';
 import type { ScenarioMeasurement } from './scenarios.js';
 import { targetConfiguration, type TargetConfiguration } from './target-configuration.js';
 import { TargetProcess, type TargetDefinition } from './target-process.js';
-import { withTimeout } from './timeouts.js';
 
 export type FanOutMode = 'channel' | 'sharded';
 export const FAN_OUT_MODES: readonly FanOutMode[] = ['channel', 'sharded'];
@@ -141,9 +137,6 @@ export interface FanOutContext {
 
 /** The gateway's WS_MAX_CONNECTIONS when unset. */
 const GATEWAY_DEFAULT_MAX_CONNECTIONS = 1_000;
-const PUBLISH_TICK_MS = 5;
-/** How far the publisher may fall behind its schedule before it skips ahead. */
-const MAX_BEHIND_MS = 50;
 const PROGRESS_INTERVAL_MS = 10;
 const STALL_MS = 5_000;
 /** A publisher that reaches less than this share of the asked rate is at its limit. */
@@ -196,110 +189,6 @@ interface ModeSetup {
   client: RespTransactionClient;
   redisControls: Redis[];
   publishOptions: PublishTaskStatusOptions;
-}
-
-/**
- * The updates of every watched task, round-robin with the instances interleaved, published with
- * the client package's publishTaskStatus (MULTI SET + PUBLISH / SPUBLISH) at a steady rate.
- */
-class FanOutPublisher {
-  published = 0;
-  settled = 0;
-  errors = 0;
-  receivers = 0;
-  firstError: string | undefined;
-  private readonly seq: Uint32Array;
-  private cursor = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private waiters: (() => void)[] = [];
-
-  constructor(
-    private readonly setup: ModeSetup,
-    private readonly taskIds: string[],
-    private readonly padding: string,
-  ) {
-    this.seq = new Uint32Array(taskIds.length);
-  }
-
-  start(rate: number): void {
-    const startedAt = monotonicMicros();
-    let sent = 0;
-    const maxBurst = Math.max(1, Math.ceil((rate * MAX_BEHIND_MS) / 1000));
-    this.timer = setInterval(() => {
-      const now = monotonicMicros();
-      const due = Math.floor(((now - startedAt) * rate) / 1e6);
-      // A publisher starved of CPU gives up the schedule rather than catch up in ever larger
-      // bursts, which would starve its own event loop further: it offers what it can.
-      if (due - sent > maxBurst) sent = due - maxBurst;
-      const date = new Date();
-      const options = { ...this.setup.publishOptions, now: () => date };
-      while (sent < due) {
-        this.publishNext(now, options);
-        sent += 1;
-      }
-      this.setup.client.flush();
-    }, PUBLISH_TICK_MS);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.setup.client.flush();
-  }
-
-  /** Resolves once Redis has answered every transaction written. */
-  async allSettled(timeoutMs: number): Promise<void> {
-    if (this.settled >= this.published) return;
-    await withTimeout(
-      new Promise<void>((resolve) => this.waiters.push(resolve)),
-      timeoutMs,
-      'Redis to answer every MULTI/EXEC',
-    );
-  }
-
-  expected(): Record<string, number> {
-    const expected: Record<string, number> = {};
-    this.taskIds.forEach((taskId, index) => (expected[taskId] = this.seq[index]));
-    return expected;
-  }
-
-  private publishNext(now: number, options: PublishTaskStatusOptions): void {
-    const index = this.cursor;
-    this.cursor = index + 1 === this.taskIds.length ? 0 : index + 1;
-    const seq = (this.seq[index] += 1);
-    this.published += 1;
-    // seq and sent_at_us are read by the load generator (lean-ws-client.ts), after the task id.
-    publishTaskStatus(
-      this.setup.client,
-      {
-        task_id: this.taskIds[index],
-        status: 'processing',
-        progress: seq % 101,
-        message: this.padding,
-        seq,
-        sent_at_us: now,
-      },
-      options,
-    ).then(
-      (result) => {
-        this.receivers += result.receivers;
-        this.onSettled();
-      },
-      (error: unknown) => {
-        this.errors += 1;
-        this.firstError ??= String(error);
-        this.onSettled();
-      },
-    );
-  }
-
-  private onSettled(): void {
-    this.settled += 1;
-    if (this.settled >= this.published && this.waiters.length > 0) {
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const wake of waiters) wake();
-    }
-  }
 }
 
 /** Waits until `expectedFrames` arrived, nothing arrived for STALL_MS, or the drain timeout. */
@@ -429,7 +318,8 @@ async function measureMode(
     tasksOf.map((tasks) => tasks[j]),
   ).flat();
   const publisher = new FanOutPublisher(
-    setup,
+    setup.client,
+    setup.publishOptions,
     taskIds,
     paddingFor(sizes['payload-bytes'], taskIds[0]),
   );
