@@ -115,7 +115,15 @@ function configurationTable(fanOut: FanOutRecord): string {
       return [
         mode,
         fanOut.redis[mode],
-        code(c.command.map(shellWord).join(' ')),
+        // The build under test as a path in the repository, where it is one.
+        code(
+          c.command
+            .map((word) =>
+              word.startsWith(`${process.cwd()}/`) ? relative(process.cwd(), word) : word,
+            )
+            .map(shellWord)
+            .join(' '),
+        ),
         Object.entries(c.env)
           .map(([key, value]) => code(`${key}=${shellWord(value)}`))
           .join('<br>'),
