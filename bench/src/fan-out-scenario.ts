@@ -14,6 +14,7 @@ import { RespTransactionClient } from './resp-transaction-client.js';
 import type { ScenarioMeasurement } from './scenarios.js';
 import { targetConfiguration, type TargetConfiguration } from './target-configuration.js';
 import { TargetProcess, type TargetDefinition } from './target-process.js';
+import { pollUntil } from './timeouts.js';
 
 export type FanOutMode = 'channel' | 'sharded';
 export const FAN_OUT_MODES: readonly FanOutMode[] = ['channel', 'sharded'];
@@ -139,6 +140,7 @@ export interface FanOutContext {
 const GATEWAY_DEFAULT_MAX_CONNECTIONS = 1_000;
 const PROGRESS_INTERVAL_MS = 10;
 const STALL_MS = 5_000;
+const WATCHED_TIMEOUT_MS = 5_000;
 /** A publisher that reaches less than this share of the asked rate is at its limit. */
 const OFFERED_SHORTFALL = 0.9;
 
@@ -303,7 +305,16 @@ async function measureMode(
       );
     }
   }
-  const before = await readAll(setup.gateways);
+  // The previous step's clients were reset just before: their closes may still be on their way.
+  let before: GatewayCounters[] = [];
+  await pollUntil(
+    async () => {
+      before = await readAll(setup.gateways);
+      return before.every((counters) => counters.tasksWithSubscribers === tasksPerInstance);
+    },
+    WATCHED_TIMEOUT_MS,
+    50,
+  );
   before.forEach((counters, i) => {
     if (counters.tasksWithSubscribers !== tasksPerInstance) {
       problems.push(
