@@ -2,8 +2,15 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultTargets, TARGET_NAMES, type TargetName } from './target-process.js';
 
-export const SCENARIO_IDS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'] as const;
+export const SCENARIO_IDS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
+/** The scenarios run against one target process at a time; S7 starts gateways of its own. */
+export type TargetScenarioId = Exclude<ScenarioId, 'S7'>;
+/**
+ * What a run measures unless told otherwise: issue 5's scenarios. S7 (issue 11) starts several
+ * gateways and a Redis Cluster of its own, so it runs when named (`--scenarios S7`).
+ */
+export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
 
 /**
  * Every numeric size of a run: the defaults are those of issue 5, the smoke values a few dozen
@@ -52,7 +59,40 @@ const SIZES = {
     smoke: 4_096,
     help: "S6 stops publishing when the target's RSS passes this",
   },
-  'warmup-s': { full: 1, smoke: 0.3, help: 'publishing before each measured window (S2, S3, S5)' },
+  's7-instances': { full: 4, smoke: 2, help: 'S7 gateway instances in each mode (N)' },
+  's7-shards': {
+    full: 3,
+    smoke: 2,
+    help: 'S7 primaries of the Redis Cluster of the sharded mode (K)',
+  },
+  's7-tasks': {
+    full: 250,
+    smoke: 6,
+    help: 'S7 tasks watched on each instance (disjoint sets: each task on one instance)',
+  },
+  's7-subscribers': { full: 1, smoke: 1, help: 'S7 clients per task' },
+  's7-rate': { full: 2_500, smoke: 200, help: 'S7 updates offered per second at the first step' },
+  's7-rate-factor': {
+    full: 2,
+    smoke: 2,
+    help: 'S7 offered rate multiplier from one step to the next',
+  },
+  's7-steps': {
+    full: 6,
+    smoke: 1,
+    help: 'S7 rate steps at most; it stops after the first at which channel mode saturates',
+  },
+  's7-duration-s': { full: 5, smoke: 1, help: 'S7 measured publishing time of each step and mode' },
+  's7-lag-ms': {
+    full: 500,
+    smoke: 5_000,
+    help: 'S7 counts a mode saturated when its p99 latency or its drain after publishing passes this',
+  },
+  'warmup-s': {
+    full: 1,
+    smoke: 0.3,
+    help: 'publishing before each measured window (S2, S3, S5, S7)',
+  },
   'settle-ms': { full: 2_000, smoke: 200, help: 'pause before memory readings (S1)' },
   'drain-timeout-s': {
     full: 120,
@@ -90,6 +130,9 @@ export interface BenchOptions {
   writeDocs: boolean;
   docsPath: string;
   chartPath: string;
+  /** docs/scaling.md, whose "Measured: channel vs sharded" section S7 rewrites. */
+  scalingDocsPath: string;
+  scalingChartPath: string;
   pin: boolean;
   serverCpus: string | undefined;
   clientCpus: string | undefined;
@@ -115,14 +158,16 @@ export function helpText(): string {
 
 Starts its own redis-server on a free loopback port, then each target in turn, and runs the
 scenarios against it. Writes bench/results/<timestamp>.{json,md,svg}; a full run also rewrites the
-results section of docs/benchmarks.md and docs/benchmarks.svg.
+results section of docs/benchmarks.md and docs/benchmarks.svg (S7: its section of docs/scaling.md
+and docs/scaling-channel-vs-sharded.svg).
 
   --smoke                 tiny sizes, one repetition, one target process per target, no docs
   --targets LIST          comma-separated: ${TARGET_NAMES.join(', ')} (default: all; nchan only if installed)
-  --scenarios LIST        comma-separated: ${SCENARIO_IDS.join(', ')} (default: all)
+  --scenarios LIST        comma-separated: ${SCENARIO_IDS.join(', ')} (default: ${DEFAULT_SCENARIOS.join(', ')};
+                          S7, N gateways x K shards in channel and sharded mode, runs when named)
   --gateway PATH          the built gateway (default dist/main.js; BENCH_GATEWAY)
   --results-dir DIR       where the run's records go (default bench/results; BENCH_RESULTS_DIR)
-  --docs / --no-docs      rewrite docs/benchmarks.md and docs/benchmarks.svg (default: yes, not in smoke)
+  --docs / --no-docs      rewrite the docs' results sections and charts (default: yes, not in smoke)
   --no-pin                do not pin processes to CPUs with taskset
   --server-cpus LIST      taskset CPU list of the target (default 1)
   --client-cpus LIST      CPU list of the load generator, publisher and redis-server (default 0, or 0,2-N)
@@ -190,8 +235,16 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     if (value > size.full) larger = true;
     sizes[name] = value;
   }
-  for (const name of ['reps', 'workers'] as const)
-    sizes[name] = Math.max(1, Math.round(sizes[name]));
+  const counts = [
+    'reps',
+    'workers',
+    's7-instances',
+    's7-shards',
+    's7-tasks',
+    's7-subscribers',
+    's7-steps',
+  ] as const;
+  for (const name of counts) sizes[name] = Math.max(1, Math.round(sizes[name]));
 
   const installed = defaultTargets();
   const targets = list(
@@ -200,12 +253,16 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     'target',
   );
   const scenarios = list(
-    values.scenarios ?? env.BENCH_SCENARIOS ?? SCENARIO_IDS.join(','),
+    values.scenarios ?? env.BENCH_SCENARIOS ?? DEFAULT_SCENARIOS.join(','),
     SCENARIO_IDS,
     'scenario',
   );
+  if (scenarios.includes('S7') && !targets.includes('gateway')) {
+    throw new Error('S7 measures the gateway only: add gateway to --targets');
+  }
   const complete =
-    installed.every((name) => targets.includes(name)) && scenarios.length === SCENARIO_IDS.length;
+    installed.every((name) => targets.includes(name)) &&
+    DEFAULT_SCENARIOS.every((id) => scenarios.includes(id));
   const label = smoke
     ? 'smoke'
     : !changed && complete
@@ -223,6 +280,8 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     writeDocs: values.docs ?? !smoke,
     docsPath: resolve('docs/benchmarks.md'),
     chartPath: resolve('docs/benchmarks.svg'),
+    scalingDocsPath: resolve('docs/scaling.md'),
+    scalingChartPath: resolve('docs/scaling-channel-vs-sharded.svg'),
     pin: values.pin !== false && env.BENCH_PIN !== '0',
     serverCpus: values['server-cpus'] ?? env.BENCH_SERVER_CPUS,
     clientCpus: values['client-cpus'] ?? env.BENCH_CLIENT_CPUS,

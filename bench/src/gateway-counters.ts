@@ -2,9 +2,17 @@ import { get } from 'node:http';
 
 const REQUEST_TIMEOUT_MS = 5_000;
 
-/** The gateway's own counts of its slow-consumer handling, from GET /ws/stats. */
+/** The gateway's own counts of its traffic and slow-consumer handling, from GET /ws/stats. */
 export interface GatewayCounters {
   connections: number;
+  /** Distinct tasks with a subscriber on this instance. */
+  tasksWithSubscribers: number;
+  /** Update messages received from Redis (canaries aside), well-formed or not. */
+  messagesReceived: number;
+  /** Of them, updates of a task watched here. */
+  updatesRouted: number;
+  /** Of them, updates of a task nobody here watches. */
+  updatesUnrouted: number;
   framesDelivered: number;
   /** Sockets whose frames were held back (over WS_BACKPRESSURE_BYTES), ever. */
   slowConsumers: number;
@@ -20,6 +28,8 @@ export interface GatewayCounters {
 
 interface StatsBody {
   total_connections: number;
+  tasks_with_subscribers: number;
+  messages: { received: number; routed: number; unrouted: number };
   frames_delivered: number;
   heartbeat_terminations: number;
   slow_consumers: {
@@ -53,6 +63,10 @@ export function readGatewayCounters(port: number): Promise<GatewayCounters> {
             const body = JSON.parse(text) as StatsBody;
             resolve({
               connections: body.total_connections,
+              tasksWithSubscribers: body.tasks_with_subscribers,
+              messagesReceived: body.messages.received,
+              updatesRouted: body.messages.routed,
+              updatesUnrouted: body.messages.unrouted,
               framesDelivered: body.frames_delivered,
               slowConsumers: body.slow_consumers.detected,
               framesCoalesced: body.slow_consumers.frames_coalesced,

@@ -146,8 +146,13 @@ export class LoadWorkerPool {
     await this.broadcast({ op: 'reset-latency' });
   }
 
-  async verify(expected: Record<string, number>): Promise<PoolVerifyResult> {
-    const results = (await this.broadcast({ op: 'verify', expected })) as VerifyResult[];
+  /** `onlyListed`: count only the connections of the tasks in `expected`. */
+  async verify(expected: Record<string, number>, onlyListed = false): Promise<PoolVerifyResult> {
+    const results = (await this.broadcast({
+      op: 'verify',
+      expected,
+      onlyListed,
+    })) as VerifyResult[];
     const latency = new LatencyHistogram();
     const total: PoolVerifyResult = {
       connections: 0,

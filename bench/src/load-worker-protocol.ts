@@ -19,8 +19,11 @@ export type WorkerCommand = { id: number } & (
   | { op: 'progress'; intervalMs: number }
   | { op: 'snapshot' }
   | { op: 'reset-latency' }
-  /** `expected[taskId]`: updates published for the task, each with a `seq` of 1..n. */
-  | { op: 'verify'; expected: Record<string, number> }
+  /**
+   * `expected[taskId]`: updates published for the task, each with a `seq` of 1..n. `onlyListed`:
+   * connections of tasks not in `expected` are left out (S7 checks each instance's clients).
+   */
+  | { op: 'verify'; expected: Record<string, number>; onlyListed?: boolean }
   | { op: 'close' }
 );
 

@@ -66,9 +66,9 @@ function snapshot(): WorkerSnapshot {
   };
 }
 
-function verify(expected: Record<string, number>): VerifyResult {
+function verify(expected: Record<string, number>, onlyListed: boolean): VerifyResult {
   const result: VerifyResult = {
-    connections: connections.length,
+    connections: 0,
     expectedFrames: 0,
     frames: 0,
     lost: 0,
@@ -81,6 +81,8 @@ function verify(expected: Record<string, number>): VerifyResult {
     latency: tally.latency.toData(),
   };
   for (const connection of connections) {
+    if (onlyListed && !(connection.taskId in expected)) continue;
+    result.connections += 1;
     const published = expected[connection.taskId] ?? 0;
     const unique = connection.frames - connection.outOfOrder;
     result.expectedFrames += published;
@@ -128,7 +130,11 @@ async function handle(command: WorkerCommand): Promise<WorkerMessage> {
       tally.latency.reset();
       return { op: 'reply', id: command.id, result: null };
     case 'verify':
-      return { op: 'reply', id: command.id, result: verify(command.expected) };
+      return {
+        op: 'reply',
+        id: command.id,
+        result: verify(command.expected, command.onlyListed === true),
+      };
     case 'close':
       closeAll();
       return { op: 'reply', id: command.id, result: null };

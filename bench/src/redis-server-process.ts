@@ -36,15 +36,17 @@ export class RedisServerProcess {
     return this.child.pid ?? 0;
   }
 
+  /** `extraArgs`: more arguments for the port it got (a cluster node's config file, its bus port). */
   static async start(
     registry: ProcessRegistry,
     cpus: string | undefined,
+    extraArgs: (port: number) => Promise<string[]> = () => Promise.resolve([]),
   ): Promise<RedisServerProcess> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const port = await freePort();
       try {
-        return await RedisServerProcess.launch(port, registry, cpus);
+        return await RedisServerProcess.launch(port, registry, cpus, await extraArgs(port));
       } catch (error) {
         lastError = error; // most likely the port was taken in between
       }
@@ -56,6 +58,7 @@ export class RedisServerProcess {
     port: number,
     registry: ProcessRegistry,
     cpus: string | undefined,
+    extraArgs: string[],
   ): Promise<RedisServerProcess> {
     const [command, args] = pinnedCommand(
       'redis-server',
@@ -72,6 +75,7 @@ export class RedisServerProcess {
         'no',
         '--logfile',
         '',
+        ...extraArgs,
       ],
       cpus,
     );

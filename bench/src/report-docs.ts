@@ -17,12 +17,14 @@ export function describeRun(run: RunRecord, resultsFile: string): string {
   const label =
     run.label === 'full'
       ? 'a **full** run (the sizes of issue 5)'
-      : `a **${run.label}** run with sizes changed from issue 5's: ${changed
-          .map(
-            ([name, value]) =>
-              `\`--${name} ${value}\` (default ${SIZE_DEFAULTS[name as keyof typeof SIZE_DEFAULTS]})`,
-          )
-          .join(', ')}`;
+      : changed.length === 0
+        ? `a **${run.label}** run (some of the targets or scenarios, at their default sizes)`
+        : `a **${run.label}** run with sizes changed from issue 5's: ${changed
+            .map(
+              ([name, value]) =>
+                `\`--${name} ${value}\` (default ${SIZE_DEFAULTS[name as keyof typeof SIZE_DEFAULTS]})`,
+            )
+            .join(', ')}`;
   const saturated = run.cells.filter((cell) => cell.loadGeneratorSaturated).length;
   const busy = run.loadAverage.start[0] >= 1 || run.loadAverage.end[0] >= 1;
   const warning = busy

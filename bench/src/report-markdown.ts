@@ -1,4 +1,5 @@
 import type { ScenarioId } from './bench-options.js';
+import { fanOutMarkdown, fanOutOf } from './fan-out-report.js';
 import type { CellRecord, RunRecord } from './run-record.js';
 import type { TargetName } from './target-process.js';
 
@@ -171,6 +172,36 @@ export const METRICS: Record<ScenarioId, MetricSpec[]> = {
       format: 'count',
     },
   ],
+  // S7's own tables (fan-out-report.ts) show every step and instance; these are its headlines.
+  S7: [
+    {
+      key: 'shardedMaxReceivedOverRouted',
+      label: 'sharded: received ÷ routed, worst instance and step',
+      better: 'lower',
+    },
+    {
+      key: 'channelSaturatedAt',
+      label: 'offered rate at which channel mode saturated (updates/s)',
+    },
+    { key: 'offeredPerSec', label: 'offered rate of the last step (updates/s)' },
+    {
+      key: 'shardedLosslessAtLastStep',
+      label: 'sharded: nothing lost at the last step',
+      format: 'met',
+    },
+    {
+      key: 'channelReceivedPerInstancePerSec',
+      label: 'channel: received/s per instance, last step',
+    },
+    {
+      key: 'shardedReceivedPerInstancePerSec',
+      label: 'sharded: received/s per instance, last step',
+    },
+    { key: 'channelRedisCpuUsPerUpdate', label: 'channel: Redis CPU per update, last step (µs)' },
+    { key: 'shardedRedisCpuUsPerUpdate', label: 'sharded: Redis CPU per update, last step (µs)' },
+    { key: 'channelLost', label: 'channel: frames lost, last step', format: 'count' },
+    { key: 'shardedLost', label: 'sharded: frames lost, last step', format: 'count' },
+  ],
 };
 
 export const SCENARIO_TITLES: Record<ScenarioId, string> = {
@@ -180,6 +211,7 @@ export const SCENARIO_TITLES: Record<ScenarioId, string> = {
   S4: 'S4 hot task (overload)',
   S5: 'S5 irrelevant traffic',
   S6: 'S6 slow consumers',
+  S7: 'S7 fan-out across instances (channel vs sharded)',
 };
 
 export function formatNumber(value: number | undefined): string {
@@ -437,22 +469,40 @@ export function goals(run: RunRecord): Goal[] {
   return result;
 }
 
-/** The markdown report of one run: tables per scenario and the goals. */
-export function renderMarkdown(run: RunRecord, chartFile: string | undefined): string {
+/** Whether the run measured any of S1–S6, the scenarios run against one target at a time. */
+export function hasTargetScenarios(run: RunRecord): boolean {
+  return run.cells.some((cell) => cell.scenario !== 'S7');
+}
+
+/**
+ * The markdown report of one run: tables per scenario and the goals. `fanOutChartFile`: S7's
+ * chart, shown in its section.
+ */
+export function renderMarkdown(
+  run: RunRecord,
+  chartFile: string | undefined,
+  fanOutChartFile?: string,
+): string {
   const parts: string[] = [];
-  if (chartFile) parts.push(`![Benchmark results, medians per target](${chartFile})`);
+  if (chartFile && hasTargetScenarios(run)) {
+    parts.push(`![Benchmark results, medians per target](${chartFile})`);
+  }
   for (const scenario of Object.keys(METRICS) as ScenarioId[]) {
     if (!run.cells.some((cell) => cell.scenario === scenario)) continue;
-    parts.push(`#### ${SCENARIO_TITLES[scenario]}\n\n${scenarioTable(run, scenario)}`);
+    const fanOut = scenario === 'S7' ? fanOutOf(run) : undefined;
+    const body = fanOut ? fanOutMarkdown(fanOut, fanOutChartFile) : scenarioTable(run, scenario);
+    parts.push(`#### ${SCENARIO_TITLES[scenario]}\n\n${body}`);
   }
-  const goalRows = goals(run).map((g) => [
-    g.goal,
-    g.measured,
-    g.met === undefined ? 'n/a' : g.met ? 'met' : '**not met**',
-  ]);
-  parts.push(
-    `#### The gateway against the goals of issues 5 and 4\n\n${markdownTable(['goal', 'measured', ''], goalRows)}`,
-  );
+  if (hasTargetScenarios(run)) {
+    const goalRows = goals(run).map((g) => [
+      g.goal,
+      g.measured,
+      g.met === undefined ? 'n/a' : g.met ? 'met' : '**not met**',
+    ]);
+    parts.push(
+      `#### The gateway against the goals of issues 5 and 4\n\n${markdownTable(['goal', 'measured', ''], goalRows)}`,
+    );
+  }
   const problems = run.cells.flatMap((cell) =>
     cell.problems.map((problem) => `- ${cell.scenario} ${cell.target}: ${problem}`),
   );

@@ -1,8 +1,10 @@
 /**
  * The benchmark of issue 5: `npm run bench` (full) or `npm run bench -- --smoke`.
  * Starts a dedicated redis-server, then each target in turn, and runs scenarios S1..S6 against
- * it with the lean load generator; writes bench/results/<timestamp>.{json,md,svg} and, for a
- * full run, the results section of docs/benchmarks.md. `--help` lists every option.
+ * it with the lean load generator; S7, when named, starts N gateways per mode and a Redis
+ * Cluster of its own. Writes bench/results/<timestamp>.{json,md,svg} and, unless --no-docs, the
+ * results sections of docs/benchmarks.md (S1–S6) and docs/scaling.md (S7). `--help` lists every
+ * option.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { helpText, parseBenchOptions, type BenchOptions } from './bench-options.js';
 import { pinnedCommand, pinSelf, resolvePinning, type CpuPinning } from './cpu-pinning.js';
+import { fanOutOf, renderFanOutChartSvg, writeScalingDocs } from './fan-out-report.js';
+import { runFanOut } from './fan-out-scenario.js';
 import { checkFileLimit } from './file-limit.js';
 import { LoadWorkerPool } from './load-worker-pool.js';
 import { loadAverage, machineInfo } from './machine-info.js';
@@ -20,7 +24,13 @@ import { ProcessRegistry } from './process-registry.js';
 import { RedisServerProcess } from './redis-server-process.js';
 import { renderChartSvg } from './report-chart.js';
 import { describeRun, writeDocs } from './report-docs.js';
-import { formatNumber, METRICS, renderMarkdown } from './report-markdown.js';
+import {
+  formatNumber,
+  hasTargetScenarios,
+  METRICS,
+  renderMarkdown,
+  SCENARIO_TITLES,
+} from './report-markdown.js';
 import { cellRecord, median, type CellRecord, type RunRecord } from './run-record.js';
 import { SCENARIOS, type ScenarioMeasurement } from './scenarios.js';
 import { describeConfiguration, targetConfiguration } from './target-configuration.js';
@@ -43,6 +53,14 @@ function maxConnections(options: BenchOptions): number {
     s['s5-watchers'],
     s['s6-readers'] + s['s6-slow'],
   );
+}
+
+/** Connections the load generator holds at once in S7: every instance's clients of one mode. */
+function fanOutConnections(options: BenchOptions): number {
+  const s = options.sizes;
+  return options.scenarios.includes('S7')
+    ? s['s7-instances'] * s['s7-tasks'] * s['s7-subscribers']
+    : 0;
 }
 
 /** One JSON.parse of an update, in ns, measured in a child pinned like the targets. */
@@ -95,6 +113,10 @@ function summary(scenario: keyof typeof METRICS, measurement: ScenarioMeasuremen
     .map((metric) => `${metric.key}=${formatNumber(measurement.metrics[metric.key])}`);
   const d = measurement.delivery;
   if (d && d.expected > 0) figures.push(`delivered ${d.delivered}/${d.expected}`);
+  if (scenario === 'S7') {
+    for (const problem of measurement.problems) figures.push(`PROBLEM: ${problem}`);
+    return figures.join(' ');
+  }
   const usage = measurement.loadGenerator;
   figures.push(
     `loadgen ${Math.round(usage.share * 100)} %, ${formatNumber(usage.workerMicrosPerFrame)} µs/frame ` +
@@ -187,6 +209,34 @@ async function run(options: BenchOptions): Promise<number> {
         const name = definition.name;
         let target: TargetProcess | undefined;
         for (const scenario of options.scenarios) {
+          if (scenario === 'S7') {
+            // S7 starts gateways of its own, and runs once per run: its steps are its repeats.
+            if (name !== 'gateway' || rep > 1) continue;
+            let measurement: ScenarioMeasurement;
+            try {
+              measurement = await runFanOut({
+                options,
+                pool,
+                registry,
+                redis,
+                control,
+                serverCpus: pinning.server,
+                clientCpus: pinning.client,
+                clientCpuList: pinning.client ? cpuList(pinning.client) : allCpus,
+                serverCpuList: pinning.server ? cpuList(pinning.server) : undefined,
+                runId: `r${rep}-S7`,
+                gateway: definition,
+                log,
+              });
+            } catch (error) {
+              measurement = failedMeasurement(error);
+            } finally {
+              await pool.closeAll();
+            }
+            measurements.set(`S7/${name}`, [measurement]);
+            log(`${SCENARIO_TITLES.S7}: ${summary('S7', measurement)}`);
+            continue;
+          }
           if (!target || options.restartPerScenario || !target.running) {
             await target?.stop(control, options.channel);
             target = await TargetProcess.start(definition, {
@@ -239,6 +289,8 @@ async function run(options: BenchOptions): Promise<number> {
   const cells: CellRecord[] = [];
   for (const scenario of options.scenarios) {
     for (const name of options.targets) {
+      // S7 measures the gateway only.
+      if (scenario === 'S7' && name !== 'gateway') continue;
       cells.push(cellRecord(scenario, name, measurements.get(`${scenario}/${name}`) ?? []));
     }
   }
@@ -284,21 +336,41 @@ async function writeReports(
     .replaceAll(':', '-')
     .replace(/\.\d+Z$/, 'Z');
   const base = join(options.resultsDir, `${stamp}${record.label === 'smoke' ? '-smoke' : ''}`);
-  const svg = await renderChartSvg(record);
+  // S1–S6 share one chart; S7 has its own (<stamp>-s7.svg), and an S7-only run only that.
+  const svg = hasTargetScenarios(record) ? await renderChartSvg(record) : undefined;
+  const fanOut = fanOutOf(record);
+  const fanOutSvg = fanOut ? await renderFanOutChartSvg(record, fanOut) : undefined;
   writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
-  writeFileSync(`${base}.svg`, svg);
+  if (svg !== undefined) writeFileSync(`${base}.svg`, svg);
+  if (fanOutSvg !== undefined) writeFileSync(`${base}-s7.svg`, fanOutSvg);
   const report = [
     `# Benchmark run ${stamp}`,
     describeRun(record, `${basename(base)}.json`),
-    renderMarkdown(record, `${basename(base)}.svg`),
+    renderMarkdown(record, `${basename(base)}.svg`, `${basename(base)}-s7.svg`),
   ].join('\n\n');
   writeFileSync(`${base}.md`, `${report}\n`);
   log(`\n${renderMarkdown(record, undefined)}\n`);
-  log(`wrote ${relative(process.cwd(), base)}.{json,md,svg}`);
-  if (options.writeDocs) {
+  log(
+    `wrote ${relative(process.cwd(), base)}.{json,md${svg ? ',svg' : ''}}` +
+      (fanOutSvg ? ` and ${relative(process.cwd(), base)}-s7.svg` : ''),
+  );
+  if (options.writeDocs && svg !== undefined) {
     writeDocs(record, options.docsPath, options.chartPath, svg, `${base}.json`);
     log(
       `updated ${relative(process.cwd(), options.docsPath)} and ${relative(process.cwd(), options.chartPath)}`,
+    );
+  }
+  if (options.writeDocs && fanOut && fanOutSvg !== undefined) {
+    writeScalingDocs(
+      record,
+      fanOut,
+      options.scalingDocsPath,
+      options.scalingChartPath,
+      fanOutSvg,
+      `${base}.json`,
+    );
+    log(
+      `updated ${relative(process.cwd(), options.scalingDocsPath)} and ${relative(process.cwd(), options.scalingChartPath)}`,
     );
   }
 }
@@ -314,7 +386,7 @@ async function main(): Promise<number> {
     await writeReports(record, options, new Date(record.startedAt));
     return 0;
   }
-  checkFileLimit(maxConnections(options) + 1_000);
+  checkFileLimit(Math.max(maxConnections(options), fanOutConnections(options)) + 1_000);
   return run(options);
 }
 

@@ -1,4 +1,5 @@
-import type { BenchOptions, ScenarioId } from './bench-options.js';
+import type { BenchOptions, TargetScenarioId } from './bench-options.js';
+import type { FanOutRecord } from './fan-out-scenario.js';
 import { monotonicMicros, sleep } from './clock.js';
 import { readGatewayCounters, type GatewayCounters } from './gateway-counters.js';
 import type { LatencyHistogram } from './latency-histogram.js';
@@ -88,6 +89,8 @@ export interface ScenarioMeasurement {
   loadGenerator: LoadGeneratorUsage;
   problems: string[];
   notes: string[];
+  /** S7 only: every step, mode and instance. */
+  fanOut?: FanOutRecord;
 }
 
 const SATURATION = 0.9;
@@ -803,7 +806,7 @@ async function s6SlowConsumers(ctx: ScenarioContext): Promise<ScenarioMeasuremen
 }
 
 export const SCENARIOS: Record<
-  ScenarioId,
+  TargetScenarioId,
   { title: string; run: (ctx: ScenarioContext) => Promise<ScenarioMeasurement> }
 > = {
   S1: { title: 'S1 idle connections', run: s1Idle },

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pinnedCommand } from './cpu-pinning.js';
 import { targetEnvironment, type TargetDefinition } from './target-process.js';
 
@@ -31,10 +31,12 @@ export function targetConfiguration(
 ): TargetConfiguration {
   const [program, args] = definition.command(WORK_DIR_PLACEHOLDER);
   const [command, commandArgs] = pinnedCommand(program, args, options.cpus);
+  const env = targetEnvironment(definition, PORT_PLACEHOLDER, options.redisUrl, options.channel);
   return {
-    command: [command, ...commandArgs],
+    command: [command, ...commandArgs].map(portableWord),
     cwd: WORK_DIR_PLACEHOLDER,
-    env: targetEnvironment(definition, PORT_PLACEHOLDER, options.redisUrl, options.channel),
+    // The search path only finds programs; its value says nothing about the configuration.
+    env: { ...env, ...(env.PATH === undefined ? {} : { PATH: INHERITED_PATH }) },
     ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
     files: definition
       .files(PORT_PLACEHOLDER, WORK_DIR_PLACEHOLDER)
@@ -43,6 +45,14 @@ export function targetConfiguration(
       ? {}
       : { benchGatewayEnv: definition.benchGatewayEnv }),
   };
+}
+
+const INHERITED_PATH = "<the bench's PATH>";
+
+/** This Node as `node`, and files of the repository by their path in it, as a reader runs them. */
+function portableWord(word: string): string {
+  if (word === process.execPath) return 'node';
+  return word.startsWith(`${process.cwd()}/`) ? relative(process.cwd(), word) : word;
 }
 
 /** A word as a shell would need it, placeholders left as they are. */

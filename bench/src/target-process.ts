@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,6 +179,19 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
+/** The status of GET `path`, or 0 when the request failed; no keep-alive connection is left open. */
+function httpStatus(port: number, path: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const request = get({ host: '127.0.0.1', port, path, agent: false }, (response) => {
+      response.resume();
+      response.once('end', () => resolve(response.statusCode ?? 0));
+      response.once('error', () => resolve(0));
+    });
+    request.setTimeout(timeoutMs, () => request.destroy());
+    request.once('error', () => resolve(0));
+  });
+}
+
 async function subscriberCount(control: Redis, channel: string): Promise<number> {
   const reply = (await control.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
   return Number(reply[1]);
@@ -188,6 +202,8 @@ async function subscriberCount(control: Redis, channel: string): Promise<number>
  * `.env` is read), pinned where the run pins servers. Ready when its port accepts connections
  * and it is subscribed to the channel: the same test for every target that reads Redis; nchan,
  * which does not, is ready once an update has gone through it (port accepts, a POST, a frame).
+ * `readiness: 'health'` (S7's gateways, several per channel or on shard channels): ready when
+ * the gateway's own GET /health/ready answers 200 (subscribed, data path not stalled).
  */
 export class TargetProcess {
   private output = '';
@@ -214,6 +230,7 @@ export class TargetProcess {
       control: Redis;
       cpus: string | undefined;
       registry: ProcessRegistry;
+      readiness?: 'subscribed' | 'health';
     },
   ): Promise<TargetProcess> {
     let lastError: unknown;
@@ -233,11 +250,12 @@ export class TargetProcess {
       options.registry.track(child);
       const target = new TargetProcess(definition, port, child, workDir);
       try {
-        await target.waitUntilReady(options.control, options.channel);
+        await target.waitUntilReady(options.control, options.channel, options.readiness);
         return target;
       } catch (error) {
         lastError = error;
-        await target.stop(options.control, options.channel);
+        if (options.readiness === 'health') await target.stop();
+        else await target.stop(options.control, options.channel);
         if (!/EADDRINUSE|Address already in use/.test(target.output)) break;
       }
     }
@@ -264,23 +282,32 @@ export class TargetProcess {
     return processMemory(this.pid);
   }
 
-  /** Kills the target and, if it reads Redis, waits until Redis no longer counts its subscription. */
-  async stop(control: Redis, channel: string): Promise<void> {
+  /**
+   * Kills the target and, if it reads Redis and `control` is given, waits until Redis no longer
+   * counts its subscription to `channel`.
+   */
+  async stop(control?: Redis, channel?: string): Promise<void> {
     if (this.running) {
       const exited = once(this.child, 'exit');
       this.child.kill('SIGKILL');
       await exited;
     }
-    if (this.definition.publisher === 'redis') {
+    if (this.definition.publisher === 'redis' && control && channel !== undefined) {
       await pollUntil(async () => (await subscriberCount(control, channel)) === 0, 5_000);
     }
   }
 
-  private async waitUntilReady(control: Redis, channel: string): Promise<void> {
+  private async waitUntilReady(
+    control: Redis,
+    channel: string,
+    readiness: 'subscribed' | 'health' = 'subscribed',
+  ): Promise<void> {
     const ready = await pollUntil(
       async () => {
         if (!this.running) throw new Error(`${this.definition.name} exited:\n${this.output}`);
         if (!(await portAccepts(this.port))) return false;
+        if (readiness === 'health')
+          return (await httpStatus(this.port, '/health/ready', 2_000)) === 200;
         return this.definition.publisher === 'redis'
           ? (await subscriberCount(control, channel)) >= 1
           : nchanRoundTrip(this.port, 2_000);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
+import { systemClock } from '../clock/clock.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { CLUSTER_SLOTS, slotOfPartition } from '../redis/cluster-slot.js';
 import type { RedisCommandClient } from '../redis/redis-command-client.js';
@@ -65,7 +66,7 @@ function setup({ canary = true } = {}) {
   const layout = new TaskChannelLayout(options);
   const registry = new ConnectionRegistry<object>();
   const status = new RedisSubscriptionStatus();
-  const shardChannels = new ShardChannelSubscriptions(layout, registry);
+  const shardChannels = new ShardChannelSubscriptions(layout, registry, options, systemClock);
   const dataPathCanary = new DataPathCanary(
     { intervalMs: canary ? 1_000 : 0, timeoutMs: 5_000 },
     'spec',

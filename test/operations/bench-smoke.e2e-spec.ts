@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -109,6 +109,17 @@ function run(args: string[], ms: number, env: NodeJS.ProcessEnv = {}): Promise<s
   });
 }
 
+let benchBuilt: Promise<string> | undefined;
+
+/** Builds bench/ once for every suite of this file. */
+function buildBench(): Promise<string> {
+  benchBuilt ??= run(
+    [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', join('bench', 'tsconfig.json')],
+    BUILD_TIMEOUT_MS,
+  );
+  return benchBuilt;
+}
+
 describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
   let resultsDir: string;
   let record: SmokeRecord;
@@ -121,10 +132,7 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
       gateway = resolve(process.env.BENCH_GATEWAY ?? join('dist', 'main.js'));
       assert.ok(existsSync(gateway), `${gateway} is missing: build the gateway first`);
       resultsDir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-      await run(
-        [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', join('bench', 'tsconfig.json')],
-        BUILD_TIMEOUT_MS,
-      );
+      await buildBench();
       output = await run(
         [
           join('bench', 'dist', 'src', 'run-bench.js'),
@@ -316,7 +324,9 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
       assert.ok(env.REDIS_PUBSUB_CHANNEL, name);
       assert.equal(configuration.cwd, '<work dir>', name);
       assert.equal(configuration.cpus, record.pinning.server, `${name}: pinning`);
-      assert.equal(command.includes(process.execPath), true, `${name}: ${command.join(' ')}`);
+      // Recorded as a reader would run it: `node`, repository paths relative, no machine's PATH.
+      assert.equal(command.includes('node'), true, `${name}: ${command.join(' ')}`);
+      assert.equal(env.PATH, "<the bench's PATH>", name);
       if (record.pinning.server !== undefined) {
         assert.deepEqual(command.slice(0, 3), ['taskset', '-c', record.pinning.server], name);
       }
@@ -333,7 +343,7 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
     }
     const gatewayConfiguration = record.targets.find((t) => t.name === 'gateway')?.configuration;
     assert.ok(gatewayConfiguration);
-    assert.equal(gatewayConfiguration.command.at(-1), gateway);
+    assert.equal(gatewayConfiguration.command.at(-1), relative(process.cwd(), gateway));
     assert.equal(gatewayConfiguration.env.NODE_ENV, 'production');
     assert.equal(gatewayConfiguration.env.LOG_LEVEL, 'WARNING');
     assert.equal(gatewayConfiguration.env.WS_BACKPRESSURE_BYTES, '262144');
@@ -364,6 +374,213 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
     const chart = resultFiles.find((file) => file.endsWith('.svg'));
     assert.ok(markdown && chart, resultFiles.join(', '));
     assert.match(readFileSync(join(resultsDir, markdown), 'utf8'), /\| metric \| gateway \|/);
+    assert.match(readFileSync(join(resultsDir, chart), 'utf8'), /^<svg[^>]*>/);
+  });
+});
+
+/** The parts of S7's record (bench/src/fan-out-scenario.ts) that the S7 suite reads. */
+interface FanOutInstance {
+  instance: number;
+  clients: number;
+  receivedPerSec: number;
+  receivedOverRouted: number;
+  received: number;
+  routed: number;
+  unrouted: number;
+  framesDelivered: number;
+  framesExpected: number;
+  framesReceived: number;
+  lost: number;
+}
+
+interface FanOutMode {
+  mode: 'channel' | 'sharded';
+  published: number;
+  publishErrors: number;
+  redisReceivers: number;
+  offeredPerSec: number;
+  redisCpuUsPerUpdate: number;
+  framesExpected: number;
+  framesReceived: number;
+  lost: number;
+  drained: boolean;
+  saturated: boolean;
+  instances: FanOutInstance[];
+}
+
+interface FanOutSmokeRecord {
+  label: string;
+  sizes: Record<string, number>;
+  targets: { name: string }[];
+  cells: {
+    scenario: string;
+    target: string;
+    problems: string[];
+    runs: {
+      metrics: Record<string, number>;
+      fanOut?: {
+        instances: number;
+        shards: number;
+        tasksPerInstance: number;
+        configurations: Record<'channel' | 'sharded', { env: Record<string, string> }>;
+        steps: { rate: number; channel: FanOutMode; sharded: FanOutMode }[];
+      };
+    }[];
+  }[];
+}
+
+const S7_RUN_TIMEOUT_MS = 60_000;
+
+describe('S7 in smoke mode (npm run bench -- --smoke --targets gateway --scenarios S7)', () => {
+  let resultsDir: string;
+  let resultFiles: string[];
+  let record: FanOutSmokeRecord;
+
+  before(
+    async () => {
+      const gateway = resolve(process.env.BENCH_GATEWAY ?? join('dist', 'main.js'));
+      assert.ok(existsSync(gateway), `${gateway} is missing: build the gateway first`);
+      resultsDir = mkdtempSync(join(tmpdir(), 'bench-s7-smoke-'));
+      await buildBench();
+      await run(
+        [
+          join('bench', 'dist', 'src', 'run-bench.js'),
+          '--smoke',
+          '--targets',
+          'gateway',
+          '--scenarios',
+          'S7',
+          '--gateway',
+          gateway,
+          '--results-dir',
+          resultsDir,
+          '--no-docs',
+        ],
+        S7_RUN_TIMEOUT_MS,
+      );
+      resultFiles = readdirSync(resultsDir);
+      const json = resultFiles.find((file) => file.endsWith('.json'));
+      assert.ok(json, `no result record in ${resultFiles.join(', ')}`);
+      record = JSON.parse(readFileSync(join(resultsDir, json), 'utf8')) as FanOutSmokeRecord;
+    },
+    { timeout: BUILD_TIMEOUT_MS + S7_RUN_TIMEOUT_MS + 10_000 },
+  );
+
+  after(() => {
+    if (resultsDir) rmSync(resultsDir, { recursive: true, force: true });
+  });
+
+  const fanOut = () => {
+    const cell = record.cells.find((c) => c.scenario === 'S7' && c.target === 'gateway');
+    assert.ok(cell, 'no S7 result');
+    assert.deepEqual(cell.problems, []);
+    const measured = cell.runs[0].fanOut;
+    assert.ok(measured, 'S7 recorded no steps');
+    return measured;
+  };
+
+  it('ran S7 once, for the gateway only, with every step in both modes and no problem', () => {
+    assert.equal(record.label, 'smoke');
+    assert.deepEqual(
+      record.cells.map((c) => `${c.scenario}/${c.target}`),
+      ['S7/gateway'],
+    );
+    const measured = fanOut();
+    assert.equal(measured.instances, record.sizes['s7-instances']);
+    assert.equal(measured.shards, record.sizes['s7-shards']);
+    assert.equal(measured.steps.length, record.sizes['s7-steps']);
+    for (const step of measured.steps) {
+      for (const mode of [step.channel, step.sharded]) {
+        assert.equal(mode.instances.length, measured.instances, mode.mode);
+        assert.ok(mode.published > 0, `${mode.mode}: nothing published`);
+        assert.equal(mode.publishErrors, 0, mode.mode);
+        assert.ok(mode.offeredPerSec > 0, mode.mode);
+        for (const instance of mode.instances) {
+          assert.equal(
+            instance.clients,
+            measured.tasksPerInstance * record.sizes['s7-subscribers'],
+          );
+        }
+      }
+    }
+  });
+
+  it('channel mode: every instance received every update published (N × offered in all)', () => {
+    const measured = fanOut();
+    for (const { channel } of measured.steps) {
+      const received = channel.instances.reduce((sum, i) => sum + i.received, 0);
+      const routed = channel.instances.reduce((sum, i) => sum + i.routed, 0);
+      assert.equal(received, measured.instances * channel.published);
+      assert.equal(routed, channel.published, 'each update routed on the one instance watching it');
+      assert.equal(channel.redisReceivers, measured.instances * channel.published);
+      for (const instance of channel.instances) {
+        assert.equal(instance.received, channel.published, `instance ${instance.instance}`);
+        assert.equal(instance.unrouted, instance.received - instance.routed);
+      }
+    }
+  });
+
+  it('sharded mode: each instance received only the updates of its own tasks (≤ 1.1× routed)', () => {
+    const measured = fanOut();
+    for (const { sharded } of measured.steps) {
+      const received = sharded.instances.reduce((sum, i) => sum + i.received, 0);
+      assert.equal(received, sharded.published);
+      assert.equal(sharded.redisReceivers, sharded.published, 'one subscribed instance per task');
+      for (const instance of sharded.instances) {
+        assert.ok(instance.routed > 0, `instance ${instance.instance}: nothing routed`);
+        assert.ok(instance.receivedOverRouted <= 1.1, `instance ${instance.instance}`);
+        assert.equal(instance.unrouted, 0, `instance ${instance.instance}`);
+      }
+    }
+    assert.ok(record.cells[0].runs[0].metrics.shardedMaxReceivedOverRouted <= 1.1);
+  });
+
+  it('every frame reached the clients of its instance, in both modes', () => {
+    for (const step of fanOut().steps) {
+      for (const mode of [step.channel, step.sharded]) {
+        assert.equal(mode.drained, true, mode.mode);
+        assert.equal(mode.lost, 0, mode.mode);
+        assert.equal(mode.framesReceived, mode.framesExpected, mode.mode);
+        for (const instance of mode.instances) {
+          const where = `${mode.mode} instance ${instance.instance}`;
+          assert.ok(instance.framesExpected > 0, where);
+          assert.equal(instance.framesReceived, instance.framesExpected, where);
+          assert.equal(instance.framesDelivered, instance.routed * record.sizes['s7-subscribers']);
+        }
+      }
+    }
+  });
+
+  it("measured Redis' CPU per update and started the gateways with only the mode settings", () => {
+    const measured = fanOut();
+    for (const step of measured.steps) {
+      assert.ok(
+        Number.isFinite(step.channel.redisCpuUsPerUpdate) && step.channel.redisCpuUsPerUpdate > 0,
+      );
+      assert.ok(
+        Number.isFinite(step.sharded.redisCpuUsPerUpdate) && step.sharded.redisCpuUsPerUpdate > 0,
+      );
+    }
+    const { channel, sharded } = measured.configurations;
+    assert.equal(channel.env.REDIS_PUBSUB_MODE, 'channel');
+    assert.equal(channel.env.REDIS_CLUSTER_NODES, undefined);
+    assert.equal(sharded.env.REDIS_PUBSUB_MODE, 'sharded');
+    assert.equal(sharded.env.REDIS_CLUSTER_NODES.split(',').length, measured.shards);
+    for (const env of [channel.env, sharded.env]) {
+      // Below the default WS_MAX_CONNECTIONS, the bench does not raise it for S7.
+      assert.equal(env.WS_MAX_CONNECTIONS, undefined);
+      assert.equal(env.REDIS_PARTITIONS, undefined);
+    }
+  });
+
+  it("wrote S7's tables and its chart", () => {
+    const markdown = resultFiles.find((file) => file.endsWith('.md'));
+    const chart = resultFiles.find((file) => file.endsWith('-s7.svg'));
+    assert.ok(markdown && chart, resultFiles.join(', '));
+    const text = readFileSync(join(resultsDir, markdown), 'utf8');
+    assert.match(text, /#### S7 fan-out across instances/);
+    assert.match(text, /\| U \(updates\/s\) \| mode \|/);
+    assert.match(text, /\| sharded: each instance receives at most 1\.1× .* \| met \|/);
     assert.match(readFileSync(join(resultsDir, chart), 'utf8'), /^<svg[^>]*>/);
   });
 });
