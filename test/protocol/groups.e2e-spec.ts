@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ServerMessage } from '@task-status/client/protocol';
 import { publishTaskStatus, type TaskStatusUpdate } from '../../client/src/publisher.js';
+import { TaskUpdateDelivery } from '../../src/outbound/task-update-delivery.js';
 import { mintToken, TEST_SECRET } from '../support/auth-tokens.js';
 import { type GatewayFixture, useGateway } from '../support/use-gateway.js';
 import type { WsTestClient } from '../support/ws-test-client.js';
@@ -236,6 +237,37 @@ describe('group subscriptions', () => {
       assert.ok(answer.message.includes(text), `${JSON.stringify(message)}: ${answer.message}`);
     }
     await client.ping();
+  });
+
+  it('resyncs the tasks of a watched group: those delivered, and new ones of its index', async () => {
+    const client = await fixture.connect();
+    await subscribeGroup(client, 'resync-g');
+    await publishTaskStatus(fixture.publisher, {
+      task_id: 'resync-1',
+      group: 'resync-g',
+      status: 'processing',
+    });
+    await client.next(isUpdate);
+    // Written while the gateway cannot hear them (no PUBLISH): a changed state, a task new to
+    // the group's index, and a task of another group.
+    const stateOf = (taskId: string, group: string, status: string) =>
+      JSON.stringify({ task_id: taskId, status, group });
+    const now = Date.now();
+    await fixture.publisher
+      .multi()
+      .set('task:status:resync-1', stateOf('resync-1', 'resync-g', 'completed'))
+      .set('task:status:resync-2', stateOf('resync-2', 'resync-g', 'queued'))
+      .zadd('task:group:resync-g', now, 'resync-2')
+      .set('task:status:resync-3', stateOf('resync-3', 'other-g', 'queued'))
+      .zadd('task:group:other-g', now, 'resync-3')
+      .exec();
+
+    await fixture.gateway.app.get(TaskUpdateDelivery).resync();
+    const received = await client.take(2, isUpdate);
+    await client.ping();
+
+    assert.deepEqual(received.map(summary).sort(), ['resync-1:completed', 'resync-2:queued']);
+    assert.equal(client.updates().length, 3, 'nothing of the other group');
   });
 
   it('drops a published group that is not a string without harm', async () => {
