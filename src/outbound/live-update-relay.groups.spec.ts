@@ -117,4 +117,16 @@ describe('LiveUpdateRelay: groups', () => {
     assert.equal(counters.dropped.invalid_json, 1);
     assert.equal(counters.updatesUnrouted, 3);
   });
+
+  it('drops an unwatched task’s update of another group by its bytes, without parsing', () => {
+    const { registry, relay, counters } = setUp();
+    registry.subscribeGroup(socket('dashboard'), 'g');
+
+    // Malformed after the group: a parse would count invalid_json.
+    relay.relay(Buffer.from('{"task_id":"t1","group":"h",'));
+    relay.relay(Buffer.from('{"task_id":"t1","group":"g",'));
+
+    assert.equal(counters.dropped.invalid_json, 1);
+    assert.equal(counters.updatesUnrouted, 1);
+  });
 });

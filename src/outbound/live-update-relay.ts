@@ -7,6 +7,7 @@ import { ThrottledLogger } from '../logging/throttled-logger.js';
 import { CANARY_TASK_PREFIX, DataPathCanary } from './data-path-canary.js';
 import { GroupTaskIndex } from './group-task-index.js';
 import { LiveUpdateRun } from './live-update-run.js';
+import { peekGroup } from './peek-group.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 import {
@@ -18,8 +19,6 @@ import {
 
 /** A run is written once it holds this much: the cap of one write per socket. */
 const MAX_RUN_BYTES = 64 * 1024;
-/** Without these bytes a message cannot name a group: no parse needed to rule it out. */
-const GROUP_KEY = Buffer.from('"group"');
 
 export interface LiveUpdateRelayEvents {
   /**
@@ -33,7 +32,7 @@ export interface LiveUpdateRelayEvents {
 /**
  * The hot path, from the bytes of a Redis message to the socket write, in the order it runs:
  * 1. relay(): an update for a task nobody here watches is dropped by its task id, read from the
- *    raw bytes (unless a group is watched here and the bytes hold a `"group"` key); a watched one
+ *    raw bytes (unless it may name a group watched here, also read from the bytes); a watched one
  *    is parsed once (malformed ones dropped and counted), and goes to the task's subscribers and
  *    those of the group it names, each socket once;
  * 2. deliverLive(): the tracker drops what is older than what was delivered; the update is
@@ -73,8 +72,7 @@ export class LiveUpdateRelay {
       peeked !== undefined &&
       !this.registry.subscribersOf(peeked) &&
       !peeked.startsWith(CANARY_TASK_PREFIX) &&
-      // Groups cost nothing on an instance where none is watched.
-      (this.registry.groupCount === 0 || !raw.includes(GROUP_KEY))
+      !this.mayReachGroup(raw)
     ) {
       counters.messagesReceived += 1;
       counters.updatesUnrouted += 1;
@@ -110,6 +108,18 @@ export class LiveUpdateRelay {
       const seconds = (performance.now() - arrivedAt) / 1000;
       this.events.emit('delivered', update.taskId, delivered, seconds);
     }
+  }
+
+  /**
+   * Whether an update of a task nobody here watches may still go to a group watched here. Free
+   * on an instance where no group is watched; else the group is read from the bytes, and only
+   * an update that may name a watched one is parsed.
+   */
+  private mayReachGroup(raw: Buffer): boolean {
+    if (this.registry.groupCount === 0) return false;
+    const group = peekGroup(raw);
+    if (group === null) return false;
+    return group === undefined || this.registry.groupSubscribersOf(group) !== undefined;
   }
 
   /**
