@@ -113,4 +113,13 @@ describe('ConnectionRegistry: group subscriptions', () => {
     assert.equal(registry.groupSubscriptionCount, 1);
     assert.deepEqual([...registry.groupsOf(a)], []);
   });
+
+  it('refuses every group when the groups per connection are 0', () => {
+    const registry = new ConnectionRegistry<FakeConnection>(10, 0);
+    const a = connection('a');
+
+    assert.equal(registry.subscribeGroup(a, 'g'), 'group_limit_reached');
+    assert.equal(registry.groupCount, 0);
+    assert.equal(registry.subscribe(a, 't'), 'subscribed');
+  });
 });

@@ -124,12 +124,6 @@ export class GroupSubscriptions {
     for (const groupId of groupIds) this.forget(groupId);
   }
 
-  /** Whether the connection gets the task's updates through one of its groups. */
-  watchesThroughGroup(connection: WebSocket, taskId: string): boolean {
-    const groupId = this.groupTasks.groupOf(taskId);
-    return groupId !== undefined && this.registry.groupsOf(connection).has(groupId);
-  }
-
   /** A subscriber of the group left; when it was the last one here, its tasks are forgotten. */
   private forget(groupId: string): void {
     if (this.registry.groupSubscribersOf(groupId)) return;
