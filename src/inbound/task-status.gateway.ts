@@ -223,7 +223,9 @@ export class TaskStatusGateway
       case 'group_limit_reached':
         throw new ProtocolErrorException(
           'subscription_limit',
-          `A connection may hold at most ${this.limits.maxGroupsPerConnection} group subscriptions; unsubscribe from a group first`,
+          this.limits.maxGroupsPerConnection === 0
+            ? 'This server allows no group subscriptions'
+            : `A connection may hold at most ${this.limits.maxGroupsPerConnection} group subscriptions; unsubscribe from a group first`,
           { group },
         );
       case 'unavailable':

@@ -369,3 +369,21 @@ describe('group subscriptions in sharded pub/sub mode', () => {
     await client.ping();
   });
 });
+
+describe('group subscriptions turned off (WS_MAX_GROUPS_PER_CONNECTION=0)', () => {
+  const fixture = useGateway({ settings: { maxGroupsPerConnection: 0 } });
+
+  it('answers subscription_limit for every group, tasks still working', async () => {
+    const client = await fixture.connect();
+
+    client.send({ type: 'subscribe', group: 'g' });
+
+    assert.deepEqual(await client.next(), {
+      type: 'error',
+      code: 'subscription_limit',
+      message: 'This server allows no group subscriptions',
+      group: 'g',
+    });
+    await client.subscribe('task-1');
+  });
+});
