@@ -313,6 +313,11 @@ describe('group subscriptions with authentication', () => {
     ]);
 
     assert.deepEqual(received, ['org-42:job-1:processing']);
+    // Not even the forbidden group's stored state, at any point.
+    assert.deepEqual(
+      client.updates().filter((m) => m.type === 'status_update' && m.task_id.startsWith('org-43')),
+      [],
+    );
   });
 
   it('does not take the tasks claim for groups', async () => {
