@@ -8,11 +8,21 @@
 export const TASK_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const TASK_ID_MAX_LENGTH = 128;
 
+/**
+ * Group ids (a user, project or tenant an update names in its `group` field) follow the task id
+ * rule: 1 to 128 characters of `A-Z a-z 0-9 _ . : -`.
+ */
+export const GROUP_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const GROUP_ID_MAX_LENGTH = 128;
+
 export type ClientMessageType = 'subscribe' | 'unsubscribe' | 'ping' | 'auth';
 
 export type ClientMessage =
-  | { type: 'subscribe'; task_id: string }
-  | { type: 'unsubscribe'; task_id: string }
+  | { type: 'subscribe'; task_id: string; group?: never }
+  /** Every task whose updates name this group; answered `subscribed` with `group`. */
+  | { type: 'subscribe'; group: string; task_id?: never }
+  | { type: 'unsubscribe'; task_id: string; group?: never }
+  | { type: 'unsubscribe'; group: string; task_id?: never }
   | { type: 'ping' }
   /** Replaces the connection's token (when the gateway authenticates); answered `authenticated`. */
   | { type: 'auth'; token: string };
@@ -28,18 +38,35 @@ export type ErrorCode =
   | 'rate_limited'
   /** An `auth` message whose token was rejected; the previous token stays in effect. */
   | 'unauthorized'
-  /** The connection's token does not allow this task; nothing was subscribed. */
+  /** The connection's token does not allow this task (or group); nothing was subscribed. */
   | 'forbidden';
 
 export interface SubscribedMessage {
   type: 'subscribed';
   task_id: string;
+  group?: never;
+  message: 'Successfully subscribed';
+}
+
+/** Answer to a group `subscribe`: the same shape, with `group` in place of `task_id`. */
+export interface GroupSubscribedMessage {
+  type: 'subscribed';
+  group: string;
+  task_id?: never;
   message: 'Successfully subscribed';
 }
 
 export interface UnsubscribedMessage {
   type: 'unsubscribed';
   task_id: string;
+  group?: never;
+  message: 'Successfully unsubscribed';
+}
+
+export interface GroupUnsubscribedMessage {
+  type: 'unsubscribed';
+  group: string;
+  task_id?: never;
   message: 'Successfully unsubscribed';
 }
 
@@ -54,14 +81,17 @@ export interface AuthenticatedMessage {
   expires_at: string | null;
 }
 
-/** Every field the publisher sent except `task_id`, unchanged. */
+/** Every field the publisher sent except `task_id` (its `group` included), unchanged. */
 export type TaskStatusData = Record<string, unknown>;
 
 export interface StatusUpdateMessage {
   type: 'status_update';
   task_id: string;
   data: TaskStatusData;
-  /** Present on the stored state sent right after `subscribed`: the latest state at that time. */
+  /**
+   * Present on a stored state sent right after `subscribed`: the latest state at that time (after
+   * a group's `subscribed`, one such update per task of the group).
+   */
   snapshot?: true;
 }
 
@@ -71,13 +101,17 @@ export interface ErrorMessage {
   message: string;
   /** Present when the error concerns a (valid) task id. */
   task_id?: string;
+  /** Present when the error concerns a (valid) group id. */
+  group?: string;
   /** Present for invalid_message: the field that failed validation. */
   field?: string;
 }
 
 export type ServerMessage =
   | SubscribedMessage
+  | GroupSubscribedMessage
   | UnsubscribedMessage
+  | GroupUnsubscribedMessage
   | PongMessage
   | AuthenticatedMessage
   | StatusUpdateMessage

@@ -35,3 +35,25 @@ export function shardKeyOf(
 ): string {
   return `${keyPrefix}{${partitionOf(taskId, partitions)}}:${taskId}`;
 }
+
+/**
+ * `{channel}:{g<p>}:group:{group}`, p = partitionOf(group): a group's shard channel, with a hash
+ * tag of its own (never a task's, whose tag is digits only), so it lives in another slot than the
+ * channels of the group's tasks.
+ */
+export function groupShardChannelOf(
+  channel: string,
+  groupId: string,
+  partitions: number = DEFAULT_PARTITIONS,
+): string {
+  return `${channel}:{g${partitionOf(groupId, partitions)}}:group:${groupId}`;
+}
+
+/** `{prefix}{g<p>}:{group}`: a group's task index, in the slot of the group's shard channel. */
+export function groupShardKeyOf(
+  keyPrefix: string,
+  groupId: string,
+  partitions: number = DEFAULT_PARTITIONS,
+): string {
+  return `${keyPrefix}{g${partitionOf(groupId, partitions)}}:${groupId}`;
+}

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { partitionOf, publishTaskStatus, type RedisLike } from '../src/publisher.js';
+import {
+  groupShardChannelOf,
+  groupShardKeyOf,
+  partitionOf,
+  publishTaskStatus,
+  type RedisLike,
+} from '../src/publisher.js';
 
 type Reply = [error: Error | null, result: unknown];
 
@@ -19,9 +25,19 @@ function recordingRedis(isCluster?: boolean): RedisLike & { transactions: unknow
           commands.push([name, ...args]);
           return transaction;
         };
-      const answers: Record<string, unknown> = { set: 'OK', publish: 2, spublish: 1 };
+      const answers: Record<string, unknown> = {
+        set: 'OK',
+        publish: 2,
+        spublish: 1,
+        zadd: 1,
+        zremrangebyscore: 0,
+        expire: 1,
+      };
       const transaction = {
         set: record('set'),
+        zadd: record('zadd'),
+        zremrangebyscore: record('zremrangebyscore'),
+        expire: record('expire'),
         publish: record('publish'),
         spublish: record('spublish'),
         exec: () => Promise.resolve(commands.map((c): Reply => [null, answers[c[0] as string]])),
@@ -94,5 +110,41 @@ describe("publishTaskStatus in mode 'both' (migration)", () => {
     assert.equal('shard' in sharded, false);
     assert.equal(channel.receivers, 2);
     assert.equal(sharded.receivers, 1);
+  });
+
+  it("indexes a group in both layouts: the channel one in the task's transaction, the sharded one apart", async () => {
+    const redis = recordingRedis(false);
+    const now = new Date('2030-01-01T00:00:00Z');
+    const grouped = { ...update, group: 'team-7' };
+    const result = await publishTaskStatus(redis, grouped, {
+      mode: 'both',
+      partitions: 64,
+      now: () => now,
+    });
+    const json = JSON.parse(result.payload) as { group: string };
+    assert.equal(json.group, 'team-7');
+    const [first = [], second = []] = redis.transactions;
+    assert.equal(redis.transactions.length, 2);
+    const names = (commands: unknown[][]) => commands.map((command) => command[0]);
+    assert.deepEqual(names(first), [
+      'set',
+      'set',
+      'zadd',
+      'zremrangebyscore',
+      'expire',
+      'publish',
+      'spublish',
+    ]);
+    assert.deepEqual(first[2], ['zadd', 'task:group:team-7', now.getTime(), 'task-1']);
+    const groupKey = groupShardKeyOf('task:group:', 'team-7', 64);
+    const groupChannel = groupShardChannelOf('task_status_updates', 'team-7', 64);
+    assert.deepEqual(names(second), ['zadd', 'zremrangebyscore', 'expire', 'spublish']);
+    assert.deepEqual(second[0], ['zadd', groupKey, now.getTime(), 'task-1']);
+    assert.deepEqual(second[3], ['spublish', groupChannel, result.payload]);
+    assert.equal(result.groupKey, 'task:group:team-7');
+    assert.equal(result.shard?.groupKey, groupKey);
+    assert.equal(result.shard?.groupChannel, groupChannel);
+    assert.equal(result.receivers, 2);
+    assert.equal(result.shard?.receivers, 1);
   });
 });

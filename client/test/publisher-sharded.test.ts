@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { partitionOf, publishTaskStatus, type RedisLike } from '../src/publisher.js';
+import {
+  groupShardChannelOf,
+  groupShardKeyOf,
+  partitionOf,
+  publishTaskStatus,
+  type RedisLike,
+} from '../src/publisher.js';
 
 type Reply = [error: Error | null, result: unknown];
 
@@ -21,6 +27,9 @@ function recordingRedis(withSpublish = true): RedisLike & { transactions: unknow
       const transaction = {
         set: record('set'),
         publish: record('publish'),
+        zadd: record('zadd'),
+        zremrangebyscore: record('zremrangebyscore'),
+        expire: record('expire'),
         ...(withSpublish ? { spublish: record('spublish') } : {}),
         exec: () => Promise.resolve(commands.map((c): Reply => [null, c[0] === 'set' ? 'OK' : 1])),
       };
@@ -80,5 +89,40 @@ describe('publishTaskStatus in sharded mode', () => {
       publishTaskStatus(recordingRedis(false), update, { mode: 'sharded' }),
       /spublish/,
     );
+  });
+
+  it('puts a group’s index and SPUBLISH on its own shard channel in a second transaction', async () => {
+    const redis = recordingRedis();
+    const now = () => new Date('2030-01-01T00:00:00Z');
+    const grouped = { ...update, group: 'org-42' };
+    const json =
+      '{"task_id":"task-1","status":"processing","group":"org-42","updated_at":"2030-01-01T00:00:00Z"}';
+    const result = await publishTaskStatus(redis, grouped, { mode: 'sharded', now });
+    const p = partitionOf('task-1', 1024);
+    const g = partitionOf('org-42', 1024);
+    const nowMs = now().getTime();
+    assert.deepEqual(redis.transactions, [
+      [
+        ['set', `task:status:{${p}}:task-1`, json, 'EX', 3600],
+        ['spublish', `task_status_updates:{${p}}:task-1`, json],
+      ],
+      [
+        ['zadd', `task:group:{g${g}}:org-42`, nowMs, 'task-1'],
+        ['zremrangebyscore', `task:group:{g${g}}:org-42`, '-inf', `(${nowMs - 3_600_000}`],
+        ['expire', `task:group:{g${g}}:org-42`, 3600],
+        ['spublish', `task_status_updates:{g${g}}:group:org-42`, json],
+      ],
+    ]);
+    assert.equal(result.groupChannel, `task_status_updates:{g${g}}:group:org-42`);
+    assert.equal(result.groupKey, `task:group:{g${g}}:org-42`);
+    assert.equal(result.channel, `task_status_updates:{${p}}:task-1`);
+  });
+
+  it('names group channels and keys apart from task ones, with a hash tag of their own', () => {
+    const g = partitionOf('group:x', 8);
+    assert.equal(groupShardChannelOf('c', 'group:x', 8), `c:{g${g}}:group:group:x`);
+    assert.equal(groupShardKeyOf('k:', 'group:x', 8), `k:{g${g}}:group:x`);
+    // A task channel's tag is the partition's digits only, so the two never share a name.
+    assert.doesNotMatch(groupShardChannelOf('c', 'x', 8), /^c:\{\d+\}:/);
   });
 });

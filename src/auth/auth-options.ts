@@ -23,6 +23,8 @@ export interface TaskStatusAuthOptions {
   clockToleranceSeconds?: number;
   /** Claim listing the task ids and prefix patterns a token may subscribe to (`AUTH_TASKS_CLAIM`). Default `tasks`. */
   tasksClaim?: string;
+  /** Claim listing the group ids and prefix patterns a token may subscribe to (`AUTH_GROUPS_CLAIM`). Default `groups`. */
+  groupsClaim?: string;
   /**
    * What makes a token an operator's, for /ws/stats and /metrics (`AUTH_ADMIN_CLAIM`): `name`
    * (the claim must be `true`) or `name=value` (the claim equals value, is an array holding it, or
@@ -47,6 +49,7 @@ export interface ResolvedAuthOptions {
   algorithms: string[];
   clockToleranceSeconds: number;
   tasksClaim: string;
+  groupsClaim: string;
   adminClaim: string;
   statsToken?: string;
   jwksCooldownMs: number;

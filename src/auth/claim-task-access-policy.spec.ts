@@ -83,3 +83,31 @@ describe('ClaimTaskAccessPolicy', () => {
     assert.equal(policy('allowed_tasks').canSubscribe(claims, 'other'), false);
   });
 });
+
+describe('ClaimTaskAccessPolicy: groups', () => {
+  it('allows the groups the groups claim lists, exactly or by prefix', () => {
+    // Arrange
+    const subject = principal({ groups: ['user-7', 'org-42:*'], tasks: ['*'] });
+    const groups = policy();
+
+    // Act / Assert
+    assert.equal(groups.canSubscribeGroup(subject, 'user-7'), true);
+    assert.equal(groups.canSubscribeGroup(subject, 'org-42:team-a'), true);
+    assert.equal(groups.canSubscribeGroup(subject, 'user-70'), false);
+    assert.equal(groups.canSubscribeGroup(subject, 'org-43:team-a'), false);
+  });
+
+  it('does not read the tasks claim for groups, nor the groups claim for tasks', () => {
+    const subject = principal({ tasks: ['*'] });
+    assert.equal(policy().canSubscribeGroup(subject, 'any'), false);
+    assert.equal(policy().canSubscribe(principal({ groups: ['*'] }), 'task-1'), false);
+  });
+
+  it('reads the configured groups claim', () => {
+    const custom = new ClaimTaskAccessPolicy(
+      resolveAuthOptions({ jwtSecret: SECRET, groupsClaim: 'projects' }),
+    );
+    assert.equal(custom.canSubscribeGroup(principal({ projects: 'p1 p2' }), 'p2'), true);
+    assert.equal(custom.canSubscribeGroup(principal({ groups: ['p2'] }), 'p2'), false);
+  });
+});

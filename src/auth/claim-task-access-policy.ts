@@ -8,6 +8,7 @@ import { TaskAccessPolicy } from './task-access-policy.js';
  * may watch, as an array of strings or one space-separated string. An entry is a task id, matched
  * exactly, or a prefix pattern ending in `*`: `org-42:*` matches every id that starts with
  * `org-42:`, and `*` alone matches every task. No claim, or an empty one, allows nothing.
+ * Groups the same way, from the groups claim (`AUTH_GROUPS_CLAIM`, default `groups`).
  */
 @Injectable()
 export class ClaimTaskAccessPolicy extends TaskAccessPolicy {
@@ -18,6 +19,12 @@ export class ClaimTaskAccessPolicy extends TaskAccessPolicy {
   canSubscribe(principal: Principal, taskId: string): boolean {
     return taskPatternsOf(principal.claims[this.options.tasksClaim]).some((pattern) =>
       matchesTaskPattern(pattern, taskId),
+    );
+  }
+
+  override canSubscribeGroup(principal: Principal, groupId: string): boolean {
+    return taskPatternsOf(principal.claims[this.options.groupsClaim]).some((pattern) =>
+      matchesTaskPattern(pattern, groupId),
     );
   }
 }

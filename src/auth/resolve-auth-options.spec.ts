@@ -46,6 +46,7 @@ describe('resolveAuthOptions', () => {
       algorithms: [],
       clockToleranceSeconds: 5,
       tasksClaim: 'tasks',
+      groupsClaim: 'groups',
       adminClaim: 'admin',
       jwksCooldownMs: 30_000,
     });

@@ -43,6 +43,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const DEFAULTS = {
   clockToleranceSeconds: 5,
   tasksClaim: 'tasks',
+  groupsClaim: 'groups',
   adminClaim: 'admin',
   jwksCooldownMs: 30_000,
 };
@@ -135,6 +136,7 @@ export function checkAuthOptions(options: TaskStatusAuthOptions): {
     problem('must be a non-negative integer', 'jwksCooldownMs');
   }
   if (!isNonEmptyString(resolved.tasksClaim)) problem('must be a claim name', 'tasksClaim');
+  if (!isNonEmptyString(resolved.groupsClaim)) problem('must be a claim name', 'groupsClaim');
   if (!/^[^=\s]+(=[^=\s]+)?$/.test(resolved.adminClaim)) {
     problem('must be "name" or "name=value", e.g. "admin" or "roles=gateway-admin"', 'adminClaim');
   }

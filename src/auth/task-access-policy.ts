@@ -9,4 +9,11 @@ import type { Principal } from './principal.js';
  */
 export abstract class TaskAccessPolicy {
   abstract canSubscribe(principal: Principal, taskId: string): boolean | Promise<boolean>;
+
+  /**
+   * Whether the principal may subscribe to a group (every task whose updates name it). Optional,
+   * so that policies written before groups existed keep compiling: a policy without it denies
+   * every group (fail closed).
+   */
+  canSubscribeGroup?(principal: Principal, groupId: string): boolean | Promise<boolean>;
 }

@@ -32,6 +32,7 @@ describe('the AUTH_* variables and STATS_TOKEN', () => {
       algorithms: undefined,
       clockToleranceSeconds: undefined,
       tasksClaim: undefined,
+      groupsClaim: undefined,
       adminClaim: undefined,
       statsToken: undefined,
     });
@@ -47,6 +48,7 @@ describe('the AUTH_* variables and STATS_TOKEN', () => {
         AUTH_JWT_ALGORITHMS: 'HS256,HS512',
         AUTH_CLOCK_TOLERANCE_SECONDS: '0',
         AUTH_TASKS_CLAIM: 'allowed_tasks',
+        AUTH_GROUPS_CLAIM: 'projects',
         AUTH_ADMIN_CLAIM: 'roles=gateway-admin',
         STATS_TOKEN: 'a-long-enough-stats-token',
       }),
@@ -62,6 +64,7 @@ describe('the AUTH_* variables and STATS_TOKEN', () => {
       algorithms: ['HS256', 'HS512'],
       clockToleranceSeconds: 0,
       tasksClaim: 'allowed_tasks',
+      groupsClaim: 'projects',
       adminClaim: 'roles=gateway-admin',
       statsToken: 'a-long-enough-stats-token',
     });

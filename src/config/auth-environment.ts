@@ -11,6 +11,7 @@ const VARIABLE_OF: Partial<Record<AuthOptionName, keyof EnvironmentVariables>> =
   algorithms: 'AUTH_JWT_ALGORITHMS',
   clockToleranceSeconds: 'AUTH_CLOCK_TOLERANCE_SECONDS',
   tasksClaim: 'AUTH_TASKS_CLAIM',
+  groupsClaim: 'AUTH_GROUPS_CLAIM',
   adminClaim: 'AUTH_ADMIN_CLAIM',
   statsToken: 'STATS_TOKEN',
 };
@@ -30,6 +31,7 @@ export function authOptionsFromEnvironment(env: EnvironmentVariables): TaskStatu
     algorithms: env.AUTH_JWT_ALGORITHMS,
     clockToleranceSeconds: env.AUTH_CLOCK_TOLERANCE_SECONDS,
     tasksClaim: env.AUTH_TASKS_CLAIM,
+    groupsClaim: env.AUTH_GROUPS_CLAIM,
     adminClaim: env.AUTH_ADMIN_CLAIM,
     statsToken: env.STATS_TOKEN,
   };

@@ -150,6 +150,12 @@ export class EnvironmentVariables {
   @IsOptional()
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION?: number;
 
+  /** Group subscriptions one connection may hold (they count in the subscription limit too). */
+  @IsInt()
+  @Min(0)
+  @IsOptional()
+  WS_MAX_GROUPS_PER_CONNECTION?: number;
+
   /** Sustained inbound messages per second per connection; 0 turns rate limiting off. */
   @IsInt()
   @Min(0)
@@ -311,6 +317,12 @@ export class EnvironmentVariables {
   @IsOptional()
   AUTH_TASKS_CLAIM?: string;
 
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(256)
+  @IsOptional()
+  AUTH_GROUPS_CLAIM?: string;
+
   /** `name` (the claim must be true) or `name=value` (equal, or held by an array or scope string). */
   @Matches(/^[^=\s]+(=[^=\s]+)?$/, {
     message: 'AUTH_ADMIN_CLAIM must be "name" or "name=value", e.g. admin or roles=gateway-admin',
@@ -358,6 +370,19 @@ export class EnvironmentVariables {
   @Max(10_000)
   @IsOptional()
   RESYNC_BATCH_SIZE?: number;
+
+  /** Where publishers keep each group's task index; empty turns group snapshots off. */
+  @IsString()
+  @MaxLength(256)
+  @IsOptional()
+  TASK_GROUP_KEY_PREFIX?: string;
+
+  /** Tasks of a group sent as snapshots on a group subscribe, the most recently updated first. */
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  @IsOptional()
+  GROUP_SNAPSHOT_MAX_TASKS?: number;
 
   /** Above this many buffered bytes a socket's frames are held back and coalesced per task. */
   @IsInt()

@@ -11,6 +11,7 @@ export function limitsOptionsFromEnvironment(env: EnvironmentVariables): Connect
     trustProxy: env.TRUST_PROXY,
     allowedOrigins: env.CORS_ORIGINS,
     maxSubscriptionsPerConnection: env.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    maxGroupsPerConnection: env.WS_MAX_GROUPS_PER_CONNECTION,
   };
 }
 

@@ -9,6 +9,8 @@ export function taskStateOptionsFromEnvironment(env: EnvironmentVariables): Task
     snapshotKeyPrefix: env.TASK_STATUS_KEY_PREFIX,
     terminalStatuses: env.TASK_TERMINAL_STATUSES,
     resyncBatchSize: env.RESYNC_BATCH_SIZE,
+    groupKeyPrefix: env.TASK_GROUP_KEY_PREFIX,
+    groupSnapshotMaxTasks: env.GROUP_SNAPSHOT_MAX_TASKS,
   };
 }
 

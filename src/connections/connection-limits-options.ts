@@ -12,6 +12,8 @@ export interface ConnectionLimitsOptions {
   allowedOrigins?: string[];
   /** Subscriptions one connection may hold. Default 100. */
   maxSubscriptionsPerConnection?: number;
+  /** Group subscriptions one connection may hold; they count in maxSubscriptionsPerConnection too. Default 10. */
+  maxGroupsPerConnection?: number;
 }
 
 export type ResolvedConnectionLimitsOptions = Required<ConnectionLimitsOptions>;
@@ -28,6 +30,7 @@ export function resolveConnectionLimitsOptions(
       trustProxy: 0,
       allowedOrigins: [],
       maxSubscriptionsPerConnection: 100,
+      maxGroupsPerConnection: 10,
     },
     options,
   );

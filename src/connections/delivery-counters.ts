@@ -33,6 +33,8 @@ export class DeliveryCounters {
   readonly superseded = { stale: 0, after_terminal: 0, snapshot: 0 };
   /** Stored states sent to a client right after it subscribed. */
   snapshotsDelivered = 0;
+  /** Of those, the ones sent after a group subscribe (one per task of the group). */
+  groupSnapshotsDelivered = 0;
   /** Stored states that could not be read (Redis unreachable) or were malformed. */
   snapshotReadErrors = 0;
   snapshotsInvalid = 0;

@@ -127,6 +127,7 @@ describe('InstanceStatsBuilder', () => {
       slow_consumers: { detected: 2, frames_coalesced: 5, frames_dropped: 6, closed: 1 },
       rate_limited: { messages: 7, closed_connections: 1 },
       limits: { max_connections: 100 },
+      groups: { subscriptions: 0, with_subscribers: 0, snapshots_delivered: 0 },
     });
   });
 
@@ -154,6 +155,31 @@ describe('InstanceStatsBuilder', () => {
       sunsubscribe_commands: 0,
     });
     assert.ok(shardChannels.counts.ssubscribeCommands >= 2);
+  });
+
+  it('counts group subscriptions apart from the task ones', () => {
+    // Arrange
+    const { builder, registry, counters } = build();
+    const [a, b] = [{}, {}] as WebSocket[];
+    registry.subscribe(a, 'task-1');
+    registry.subscribeGroup(a, 'g1');
+    registry.subscribeGroup(b, 'g1');
+    registry.subscribeGroup(b, 'g2');
+    counters.snapshotsDelivered = 5;
+    counters.groupSnapshotsDelivered = 3;
+
+    // Act
+    const stats = builder.report(10);
+
+    // Assert
+    assert.deepEqual(stats.groups, {
+      subscriptions: 3,
+      with_subscribers: 2,
+      snapshots_delivered: 3,
+    });
+    assert.equal(stats.total_subscriptions, 1);
+    assert.equal(stats.tasks_with_subscribers, 1);
+    assert.equal(stats.snapshots.delivered, 5);
   });
 
   it('reports a Redis link that is down, before any canary, as nulls', () => {

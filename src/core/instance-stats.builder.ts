@@ -96,6 +96,11 @@ export class InstanceStatsBuilder {
         closed_connections: this.rateLimits.connectionsClosed,
       },
       limits: this.limits.snapshot(),
+      groups: {
+        subscriptions: registry.groupSubscriptionCount,
+        with_subscribers: registry.groupCount,
+        snapshots_delivered: counters.groupSnapshotsDelivered,
+      },
     };
   }
 

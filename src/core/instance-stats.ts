@@ -63,6 +63,12 @@ export interface InstanceStatsReport {
   };
   rate_limited: { messages: number; closed_connections: number };
   limits: Record<string, number>;
+  /**
+   * Group subscriptions (docs/protocol.md#groups), apart from `total_subscriptions` (tasks):
+   * held, distinct groups with a subscriber here, and stored states sent after a group subscribe
+   * (also counted in `snapshots.delivered`).
+   */
+  groups: { subscriptions: number; with_subscribers: number; snapshots_delivered: number };
 }
 
 /**

@@ -24,6 +24,8 @@ describe('resolveCoreOptions', () => {
         snapshotKeyPrefix: 'task:status:',
         terminalStatuses: ['completed', 'failed', 'cancelled'],
         resyncBatchSize: 500,
+        groupKeyPrefix: 'task:group:',
+        groupSnapshotMaxTasks: 100,
       },
       delivery: {
         backpressureBytes: 256 * 1024,
@@ -38,6 +40,7 @@ describe('resolveCoreOptions', () => {
         trustProxy: 0,
         allowedOrigins: [],
         maxSubscriptionsPerConnection: 100,
+        maxGroupsPerConnection: 10,
       },
       auth: {
         enabled: false,
@@ -45,6 +48,7 @@ describe('resolveCoreOptions', () => {
         algorithms: [],
         clockToleranceSeconds: 5,
         tasksClaim: 'tasks',
+        groupsClaim: 'groups',
         adminClaim: 'admin',
         jwksCooldownMs: 30_000,
       },
@@ -64,7 +68,13 @@ describe('resolveCoreOptions', () => {
         clusterSlotsRefreshMs: 5_000,
       },
       instanceId: 'gateway-a',
-      taskState: { snapshotKeyPrefix: '', terminalStatuses: ['done'], resyncBatchSize: 10 },
+      taskState: {
+        snapshotKeyPrefix: '',
+        terminalStatuses: ['done'],
+        resyncBatchSize: 10,
+        groupKeyPrefix: 'g:',
+        groupSnapshotMaxTasks: 0,
+      },
       delivery: {
         backpressureBytes: 1024,
         slowClientMaxBytes: 4096,
@@ -78,6 +88,7 @@ describe('resolveCoreOptions', () => {
         trustProxy: 2,
         allowedOrigins: ['https://app.example.com'],
         maxSubscriptionsPerConnection: 3,
+        maxGroupsPerConnection: 0,
       },
       auth: {
         enabled: true,
@@ -87,6 +98,7 @@ describe('resolveCoreOptions', () => {
         algorithms: ['HS512'],
         clockToleranceSeconds: 0,
         tasksClaim: 'allowed_tasks',
+        groupsClaim: 'projects',
         adminClaim: 'roles=gateway-admin',
         statsToken: 'a-stats-token-of-16+',
         jwksCooldownMs: 0,

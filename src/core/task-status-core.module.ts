@@ -12,6 +12,8 @@ import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { CANARY_OPTIONS } from '../outbound/canary-options.js';
 import { ClusterTopologyWatcher } from '../outbound/cluster-topology-watcher.js';
 import { DataPathCanary } from '../outbound/data-path-canary.js';
+import { GroupSubscriptions } from '../outbound/group-subscriptions.js';
+import { GroupTaskIndex } from '../outbound/group-task-index.js';
 import { DELIVERY_OPTIONS } from '../outbound/delivery-options.js';
 import { RedisSubscriberService } from '../outbound/redis-subscriber.service.js';
 import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
@@ -82,7 +84,10 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
       provide: ConnectionRegistry,
       inject: [CORE_OPTIONS],
       useFactory: (options: ResolvedCoreOptions) =>
-        new ConnectionRegistry(options.limits.maxSubscriptionsPerConnection),
+        new ConnectionRegistry(
+          options.limits.maxSubscriptionsPerConnection,
+          options.limits.maxGroupsPerConnection,
+        ),
     },
     {
       provide: ReportedLimits,
@@ -92,11 +97,13 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
         reported.set('max_connections', limits.maxConnections);
         reported.set('max_subscriptions_per_connection', limits.maxSubscriptionsPerConnection);
         reported.set('max_connections_per_ip', limits.maxConnectionsPerIp);
+        reported.set('max_groups_per_connection', limits.maxGroupsPerConnection);
         return reported;
       },
     },
     // Plain classes, one instance per application (several may share a process, as in tests).
     DeliveryCounters,
+    GroupTaskIndex,
     ConnectionAdmission,
     RateLimitCounters,
     RedisSubscriptionStatus,
@@ -136,6 +143,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     SlowConsumerGuard,
     LiveUpdateRelay,
     TaskUpdateDelivery,
+    GroupSubscriptions,
     DataPathCanary,
     ClusterTopologyWatcher,
     RedisSubscriberService,
@@ -167,6 +175,8 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     TaskSnapshotReader,
     LiveUpdateRelay,
     TaskUpdateDelivery,
+    GroupSubscriptions,
+    GroupTaskIndex,
     DataPathCanary,
     ClusterTopologyWatcher,
     RedisSubscriberService,

@@ -6,7 +6,7 @@ export class ProtocolErrorException extends WsException {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: Pick<ErrorMessage, 'task_id' | 'field'> = {},
+    readonly details: Pick<ErrorMessage, 'task_id' | 'group' | 'field'> = {},
   ) {
     super(message);
   }

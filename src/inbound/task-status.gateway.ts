@@ -18,6 +18,8 @@ import {
   CloseCode,
   type AuthenticatedMessage,
   type ErrorMessage,
+  type GroupSubscribedMessage,
+  type GroupUnsubscribedMessage,
   type PongMessage,
   type SubscribedMessage,
   type UnsubscribedMessage,
@@ -37,6 +39,7 @@ import { logContext } from '../logging/log-context.js';
 import { drainConnections } from './connection-drain.js';
 import { ConnectionHeartbeat } from './connection-heartbeat.js';
 import { CANARY_TASK_PREFIX } from '../outbound/data-path-canary.js';
+import { GroupSubscriptions } from '../outbound/group-subscriptions.js';
 import { AuthenticateDto } from './dto/authenticate.dto.js';
 import { SubscribeTaskDto } from './dto/subscribe-task.dto.js';
 import { UnsubscribeTaskDto } from './dto/unsubscribe-task.dto.js';
@@ -79,6 +82,7 @@ export class TaskStatusGateway
     private readonly sessions: ConnectionSessions<WebSocket>,
     private readonly access: TaskAccessPolicy,
     private readonly shardChannels: ShardChannelSubscriptions,
+    private readonly groups: GroupSubscriptions,
     // Times the shutdown drain; tests move it by hand.
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
@@ -103,8 +107,10 @@ export class TaskStatusGateway
 
   handleDisconnect(client: WebSocket): void {
     this.sessions.close(client);
+    const groups = [...this.registry.groupsOf(client)];
     const tasks = this.registry.removeConnection(client);
     for (const taskId of tasks) this.delivery.forget(taskId);
+    this.groups.released(groups);
     logContext.run({ connection_id: connectionIdOf(client) }, () =>
       this.logger.debug(`Connection closed; ${tasks.length} subscription(s) released`),
     );
@@ -113,8 +119,14 @@ export class TaskStatusGateway
   @SubscribeMessage('subscribe')
   subscribe(
     @ConnectedSocket() client: WebSocket,
-    @MessageBody() { task_id }: SubscribeTaskDto,
-  ): SubscribedMessage | Promise<SubscribedMessage | undefined> {
+    @MessageBody() { task_id, group }: SubscribeTaskDto,
+  ):
+    | SubscribedMessage
+    | GroupSubscribedMessage
+    | Promise<SubscribedMessage | GroupSubscribedMessage | undefined> {
+    if (group !== undefined) return this.subscribeGroup(client, taskIdOrGroup(task_id, group));
+    // The DTO's validation guarantees a task_id here.
+    if (task_id === undefined) throw missingTaskId();
     if (task_id.startsWith(CANARY_TASK_PREFIX)) {
       throw new ProtocolErrorException(
         'invalid_message',
@@ -188,10 +200,83 @@ export class TaskStatusGateway
   @SubscribeMessage('unsubscribe')
   unsubscribe(
     @ConnectedSocket() client: WebSocket,
-    @MessageBody() { task_id }: UnsubscribeTaskDto,
-  ): UnsubscribedMessage {
+    @MessageBody() { task_id, group }: UnsubscribeTaskDto,
+  ): UnsubscribedMessage | GroupUnsubscribedMessage {
+    if (group !== undefined) {
+      const groupId = taskIdOrGroup(task_id, group);
+      this.groups.unsubscribe(client, groupId);
+      return { type: 'unsubscribed', group: groupId, message: 'Successfully unsubscribed' };
+    }
+    if (task_id === undefined) throw missingTaskId();
     if (this.registry.unsubscribe(client, task_id)) this.delivery.unsubscribed(client, task_id);
     return { type: 'unsubscribed', task_id, message: 'Successfully unsubscribed' };
+  }
+
+  /** A group subscription: every task whose updates name the group (docs/protocol.md#groups). */
+  private subscribeGroup(
+    client: WebSocket,
+    group: string,
+  ): GroupSubscribedMessage | Promise<GroupSubscribedMessage | undefined> {
+    if (!this.groups.available) {
+      throw new ProtocolErrorException(
+        'invalid_message',
+        'Group subscriptions are not available in sharded pub/sub mode; subscribe to each task',
+        { field: 'group', group },
+      );
+    }
+    if (!this.verifier.enabled) return this.registerGroup(client, group);
+    return this.subscribeGroupIfAllowed(client, group);
+  }
+
+  private async subscribeGroupIfAllowed(
+    client: WebSocket,
+    group: string,
+  ): Promise<GroupSubscribedMessage | undefined> {
+    const principal = this.sessions.principalOf(client);
+    if (!principal || !(await this.mayWatchGroup(principal, group))) {
+      throw new ProtocolErrorException('forbidden', 'This token does not allow that group', {
+        group,
+      });
+    }
+    if (client.readyState !== client.OPEN || !this.sessions.principalOf(client)) return undefined;
+    return this.registerGroup(client, group);
+  }
+
+  private registerGroup(client: WebSocket, group: string): GroupSubscribedMessage {
+    const result = this.groups.subscribe(client, group);
+    switch (result) {
+      case 'limit_reached':
+        throw new ProtocolErrorException(
+          'subscription_limit',
+          `A connection may hold at most ${this.limits.maxSubscriptionsPerConnection} subscriptions (tasks and groups); unsubscribe first`,
+          { group },
+        );
+      case 'group_limit_reached':
+        throw new ProtocolErrorException(
+          'subscription_limit',
+          this.limits.maxGroupsPerConnection === 0
+            ? 'This server allows no group subscriptions'
+            : `A connection may hold at most ${this.limits.maxGroupsPerConnection} group subscriptions; unsubscribe from a group first`,
+          { group },
+        );
+      case 'unavailable':
+        // Checked before the policy; kept for a transport that calls subscribe() directly.
+        throw new ProtocolErrorException(
+          'invalid_message',
+          'Group subscriptions are not available',
+          {
+            field: 'group',
+            group,
+          },
+        );
+      case 'subscribed':
+        // After this answer, as for a task: the snapshots need round trips to Redis.
+        void this.groups.sendSnapshots(client, group);
+        break;
+      case 'already_subscribed':
+        break;
+    }
+    return { type: 'subscribed', group, message: 'Successfully subscribed' };
   }
 
   @SubscribeMessage('ping')
@@ -226,7 +311,11 @@ export class TaskStatusGateway
       );
     }
     const held = [...this.registry.tasksOf(client)];
-    const allowed = await Promise.all(held.map((taskId) => this.mayWatch(principal, taskId)));
+    const heldGroups = [...this.registry.groupsOf(client)];
+    const [allowed, allowedGroups] = await Promise.all([
+      Promise.all(held.map((taskId) => this.mayWatch(principal, taskId))),
+      Promise.all(heldGroups.map((groupId) => this.mayWatchGroup(principal, groupId))),
+    ]);
     if (client.readyState !== client.OPEN) return undefined;
     // From here on synchronous: no update for a revoked task is written after the switch.
     this.sessions.replace(client, principal);
@@ -238,6 +327,17 @@ export class TaskStatusGateway
         code: 'forbidden',
         message: 'The new token does not allow this task; unsubscribed',
         task_id: taskId,
+      } satisfies ErrorMessage;
+      client.send(JSON.stringify(revoked));
+    });
+    heldGroups.forEach((groupId, index) => {
+      if (allowedGroups[index]) return;
+      this.groups.unsubscribe(client, groupId);
+      const revoked = {
+        type: 'error',
+        code: 'forbidden',
+        message: 'The new token does not allow this group; unsubscribed',
+        group: groupId,
       } satisfies ErrorMessage;
       client.send(JSON.stringify(revoked));
     });
@@ -260,6 +360,17 @@ export class TaskStatusGateway
     }
   }
 
+  /** The policy's verdict for a group; a policy without canSubscribeGroup, or one that throws, denies. */
+  private async mayWatchGroup(principal: Principal, groupId: string): Promise<boolean> {
+    if (!this.access.canSubscribeGroup) return false;
+    try {
+      return (await this.access.canSubscribeGroup(principal, groupId)) === true;
+    } catch (error) {
+      this.logger.warn(`TaskAccessPolicy failed for group ${groupId}; denied: ${String(error)}`);
+      return false;
+    }
+  }
+
   /** Refuses new upgrades, then closes every socket with 1001 so clients reconnect elsewhere. */
   async beforeApplicationShutdown(): Promise<void> {
     this.admission.close();
@@ -278,4 +389,22 @@ export class TaskStatusGateway
       timers: this.clock,
     });
   }
+}
+
+/** A message names a task or a group, never both. */
+function taskIdOrGroup(taskId: string | undefined, group: string): string {
+  if (taskId !== undefined) {
+    throw new ProtocolErrorException(
+      'invalid_message',
+      'A message names either task_id or group, not both',
+      { field: 'group' },
+    );
+  }
+  return group;
+}
+
+function missingTaskId(): ProtocolErrorException {
+  return new ProtocolErrorException('invalid_message', 'task_id is required', {
+    field: 'task_id',
+  });
 }

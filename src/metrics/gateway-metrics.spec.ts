@@ -67,6 +67,8 @@ describe('GatewayMetrics', () => {
     const socket = {} as WebSocket;
     registry.subscribe(socket, 'task-a');
     registry.subscribe(socket, 'task-b');
+    registry.subscribeGroup(socket, 'group-a');
+    counters.groupSnapshotsDelivered = 4;
     counters.messagesReceived = 7;
     counters.updatesRouted = 3;
     counters.updatesUnrouted = 2;
@@ -97,6 +99,9 @@ describe('GatewayMetrics', () => {
     assert.equal(sample(text, `${p}connections`), 1);
     assert.equal(sample(text, `${p}subscriptions`), 2);
     assert.equal(sample(text, `${p}tasks_with_subscribers`), 2);
+    assert.equal(sample(text, `${p}group_subscriptions`), 1);
+    assert.equal(sample(text, `${p}groups_with_subscribers`), 1);
+    assert.equal(sample(text, `${p}group_snapshots_delivered_total`), 4);
     assert.equal(sample(text, `${p}redis_subscriber_up`), 1);
     assert.equal(sample(text, `${p}accepting_connections`), 1);
     assert.equal(sample(text, `${p}redis_messages_received_total`), 7);

@@ -98,6 +98,24 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     );
     gauge(
       registers,
+      'group_subscriptions',
+      'Group subscriptions held, as (connection, group) pairs.',
+      () => stats().groups.subscriptions,
+    );
+    gauge(
+      registers,
+      'groups_with_subscribers',
+      'Distinct groups with at least one subscriber on this instance.',
+      () => stats().groups.with_subscribers,
+    );
+    counter(
+      registers,
+      'group_snapshots_delivered_total',
+      'Stored task states sent to clients right after a group subscribe.',
+      () => stats().groups.snapshots_delivered,
+    );
+    gauge(
+      registers,
       'accepting_connections',
       '1 while new WebSocket connections are admitted, 0 once shutdown has begun.',
       () => (stats().accepting_connections ? 1 : 0),

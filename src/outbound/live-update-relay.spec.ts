@@ -7,6 +7,7 @@ import { resolveDeliveryOptions } from './delivery-options.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import { resolveTaskStateOptions } from './task-state-options.js';
 import type { DataPathCanary } from './data-path-canary.js';
+import { GroupTaskIndex } from './group-task-index.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 
@@ -57,7 +58,14 @@ function setUp() {
   const guard = new SlowConsumerGuard(resolveDeliveryOptions(), counters);
   const tracker = new TaskStateTracker(new Set(resolveTaskStateOptions().terminalStatuses));
   const registry = new ConnectionRegistry<ws.WebSocket>();
-  const delivery = new LiveUpdateRelay(registry, counters, tracker, guard, {} as DataPathCanary);
+  const delivery = new LiveUpdateRelay(
+    registry,
+    counters,
+    tracker,
+    guard,
+    {} as DataPathCanary,
+    new GroupTaskIndex(),
+  );
   return { delivery, counters, guard };
 }
 

@@ -5,7 +5,9 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters, type DropReason } from '../connections/delivery-counters.js';
 import { ThrottledLogger } from '../logging/throttled-logger.js';
 import { CANARY_TASK_PREFIX, DataPathCanary } from './data-path-canary.js';
+import { GroupTaskIndex } from './group-task-index.js';
 import { LiveUpdateRun } from './live-update-run.js';
+import { peekGroup } from './peek-group.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 import {
@@ -30,7 +32,9 @@ export interface LiveUpdateRelayEvents {
 /**
  * The hot path, from the bytes of a Redis message to the socket write, in the order it runs:
  * 1. relay(): an update for a task nobody here watches is dropped by its task id, read from the
- *    raw bytes; a watched one is parsed once (malformed ones dropped and counted);
+ *    raw bytes (unless it may name a group watched here, also read from the bytes); a watched one
+ *    is parsed once (malformed ones dropped and counted), and goes to the task's subscribers and
+ *    those of the group it names, each socket once;
  * 2. deliverLive(): the tracker drops what is older than what was delivered; the update is
  *    serialized and framed once and added to the current run of its task;
  * 3. flushLive(): at the end of the event-loop turn (or when another task's update comes), the
@@ -56,6 +60,7 @@ export class LiveUpdateRelay {
     private readonly tracker: TaskStateTracker,
     private readonly slowConsumers: SlowConsumerGuard,
     private readonly canary: DataPathCanary,
+    private readonly groupTasks: GroupTaskIndex,
   ) {}
 
   /** Handles one raw message from the channel. */
@@ -66,7 +71,8 @@ export class LiveUpdateRelay {
     if (
       peeked !== undefined &&
       !this.registry.subscribersOf(peeked) &&
-      !peeked.startsWith(CANARY_TASK_PREFIX)
+      !peeked.startsWith(CANARY_TASK_PREFIX) &&
+      !this.mayReachGroup(raw)
     ) {
       counters.messagesReceived += 1;
       counters.updatesUnrouted += 1;
@@ -90,16 +96,51 @@ export class LiveUpdateRelay {
       return;
     }
     counters.messagesReceived += 1;
-    if (!subscribers) {
+    const recipients =
+      this.registry.groupCount === 0 ? subscribers : this.recipientsOf(update, subscribers);
+    if (!recipients) {
       counters.updatesUnrouted += 1;
       return;
     }
     counters.updatesRouted += 1;
-    const delivered = this.deliverLive(update, subscribers);
+    const delivered = this.deliverLive(update, recipients);
     if (timed) {
       const seconds = (performance.now() - arrivedAt) / 1000;
       this.events.emit('delivered', update.taskId, delivered, seconds);
     }
+  }
+
+  /**
+   * Whether an update of a task nobody here watches may still go to a group watched here. Free
+   * on an instance where no group is watched; else the group is read from the bytes, and only
+   * an update that may name a watched one is parsed.
+   */
+  private mayReachGroup(raw: Buffer): boolean {
+    if (this.registry.groupCount === 0) return false;
+    const group = peekGroup(raw);
+    if (group === null) return false;
+    return group === undefined || this.registry.groupSubscribersOf(group) !== undefined;
+  }
+
+  /**
+   * Who an update goes to: the task's subscribers and those of the group the update names, each
+   * socket once (a copy of both sets only when both have subscribers). A task delivered to a
+   * group's subscribers is recorded in the GroupTaskIndex, so that its ordering state lives as
+   * long as the group is watched here.
+   */
+  recipientsOf(
+    update: TaskUpdate,
+    subscribers: ReadonlySet<WebSocket> | undefined = this.registry.subscribersOf(update.taskId),
+  ): ReadonlySet<WebSocket> | undefined {
+    const group = update.data.group;
+    if (typeof group !== 'string') return subscribers;
+    const members = this.registry.groupSubscribersOf(group);
+    if (!members) return subscribers;
+    this.groupTasks.note(group, update.taskId);
+    if (!subscribers) return members;
+    const union = new Set(subscribers);
+    for (const socket of members) union.add(socket);
+    return union;
   }
 
   /**
@@ -121,7 +162,13 @@ export class LiveUpdateRelay {
     }
     this.tracker.recordLive(update.taskId, update.data, serialized, resynced);
     let run = this.run;
-    if (run !== undefined && (run.taskId !== update.taskId || run.bytes >= MAX_RUN_BYTES)) {
+    // Other recipients (a group's update after a task-only one) start a run of their own.
+    if (
+      run !== undefined &&
+      (run.taskId !== update.taskId ||
+        run.bytes >= MAX_RUN_BYTES ||
+        run.subscribers !== subscribers)
+    ) {
       this.flushLive();
       run = undefined;
     }

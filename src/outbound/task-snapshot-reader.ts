@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { once } from 'node:events';
+import { TASK_ID_PATTERN } from '@task-status/client/protocol';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
 import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
@@ -35,6 +36,25 @@ export class TaskSnapshotReader {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Group snapshots need both the state keys and the groups' task indexes. */
+  get groupsEnabled(): boolean {
+    return this.enabled && this.options.groupKeyPrefix !== '';
+  }
+
+  /**
+   * The ids of a group's tasks in its index (`{groupKeyPrefix}{group}`, a sorted set the
+   * publisher keeps by publish time), the most recently published first, at most `limit`.
+   */
+  async readGroup(groupId: string, limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    const members = await this.redis.connection.zrevrange(
+      this.options.groupKeyPrefix + groupId,
+      0,
+      limit - 1,
+    );
+    return members.filter((member) => TASK_ID_PATTERN.test(member));
   }
 
   read(taskId: string): Promise<string | null> {

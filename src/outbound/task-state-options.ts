@@ -11,6 +11,14 @@ export interface TaskStateOptions {
   terminalStatuses?: string[];
   /** Keys read per MGET when resyncing after a reconnect. Default 500. */
   resyncBatchSize?: number;
+  /**
+   * Key prefix of each group's task index (a sorted set of task ids by publish time, kept by the
+   * publisher helper: `{prefix}{group}`), read for a group subscriber's snapshots. Empty turns
+   * group snapshots off. Default `task:group:`.
+   */
+  groupKeyPrefix?: string;
+  /** Tasks of a group sent as snapshots on a group subscribe, the most recently updated first. Default 100. */
+  groupSnapshotMaxTasks?: number;
 }
 
 export type ResolvedTaskStateOptions = Required<TaskStateOptions>;
@@ -23,6 +31,8 @@ export function resolveTaskStateOptions(options?: TaskStateOptions): ResolvedTas
       snapshotKeyPrefix: 'task:status:',
       terminalStatuses: ['completed', 'failed', 'cancelled'],
       resyncBatchSize: 500,
+      groupKeyPrefix: 'task:group:',
+      groupSnapshotMaxTasks: 100,
     },
     options,
   );

@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { GroupTaskIndex } from './group-task-index.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
 import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
@@ -41,6 +42,7 @@ export class TaskUpdateDelivery {
     private readonly tracker: TaskStateTracker,
     private readonly live: LiveUpdateRelay,
     private readonly shardChannels: ShardChannelSubscriptions,
+    private readonly groupTasks: GroupTaskIndex,
   ) {}
 
   /**
@@ -114,26 +116,55 @@ export class TaskUpdateDelivery {
 
   /** One socket's subscription to the task ended while the socket stays open. */
   unsubscribed(socket: WebSocket, taskId: string): void {
-    this.slowConsumers.forgetTask(socket, taskId);
+    // Still watched through one of the socket's groups: what is held back for it stays.
+    if (!this.watchesThroughGroup(socket, taskId)) this.slowConsumers.forgetTask(socket, taskId);
     this.forget(taskId);
   }
 
   /** A subscriber of the task left; when it was the last one here, the task is forgotten. */
   forget(taskId: string): void {
     if (this.registry.subscribersOf(taskId)) return;
-    this.tracker.forget(taskId);
+    // A task of a watched group keeps its ordering state while the group is watched here.
+    if (!this.groupTasks.has(taskId)) this.tracker.forget(taskId);
     this.shardChannels.unwatch(taskId);
   }
 
+  private watchesThroughGroup(socket: WebSocket, taskId: string): boolean {
+    if (this.registry.groupCount === 0) return false;
+    const groupId = this.groupTasks.groupOf(taskId);
+    return groupId !== undefined && this.registry.groupsOf(socket).has(groupId);
+  }
+
+  /**
+   * The tasks to re-read: those with subscribers, and those of every watched group (the ones
+   * delivered here, and the newest of its index, which may hold tasks first published while the
+   * subscription was down).
+   */
+  private async watchedTaskIds(): Promise<string[]> {
+    if (this.registry.groupCount === 0) return [...this.registry.taskIds()];
+    const taskIds = new Set(this.registry.taskIds());
+    for (const groupId of [...this.registry.groupIds()]) {
+      for (const taskId of this.groupTasks.tasksOf(groupId)) taskIds.add(taskId);
+      if (!this.snapshots.groupsEnabled) continue;
+      try {
+        const indexed = await this.snapshots.readGroup(groupId, this.options.groupSnapshotMaxTasks);
+        for (const taskId of indexed) taskIds.add(taskId);
+      } catch (error) {
+        this.logger.debug(`Group index read for ${groupId} failed: ${String(error)}`);
+      }
+    }
+    return [...taskIds];
+  }
+
   private async runResync(): Promise<void> {
-    const taskIds = [...this.registry.taskIds()];
-    if (taskIds.length === 0) return;
+    if (this.registry.taskCount === 0 && this.registry.groupCount === 0) return;
     try {
       await this.snapshots.whenReady(COMMANDS_READY_TIMEOUT_MS);
     } catch {
       this.retryResync('the Redis command connection is not ready');
       return;
     }
+    const taskIds = await this.watchedTaskIds();
     const started = Date.now();
     let delivered = 0;
     for (let start = 0; start < taskIds.length; start += this.options.resyncBatchSize) {
@@ -150,7 +181,8 @@ export class TaskUpdateDelivery {
         const raw = raws[index];
         if (raw === null || raw === undefined || this.tracker.seq(taskId) !== seqs[index]) return;
         const update = this.storedUpdate(taskId, raw);
-        const subscribers = this.registry.subscribersOf(taskId);
+        // The task's subscribers and those of its group.
+        const subscribers = update && this.live.recipientsOf(update);
         if (!update || !subscribers) return;
         if (this.tracker.lastFrame(taskId) === serializeStatusUpdate(update)) return;
         if (this.live.deliverLive(update, subscribers, true) > 0) delivered += 1;

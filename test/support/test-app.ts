@@ -46,6 +46,9 @@ export interface TestAppOptions {
   trustProxy?: number;
   allowedOrigins?: string[];
   maxSubscriptionsPerConnection?: number;
+  maxGroupsPerConnection?: number;
+  groupKeyPrefix?: string;
+  groupSnapshotMaxTasks?: number;
   auth?: TaskStatusAuthOptions;
   maxMessageBytes?: number;
   heartbeatIntervalMs?: number;
@@ -82,6 +85,8 @@ export function coreOptionsOf(options: TestAppOptions): TaskStatusCoreOptions {
       snapshotKeyPrefix: options.snapshotKeyPrefix,
       terminalStatuses: options.terminalStatuses,
       resyncBatchSize: options.resyncBatchSize,
+      groupKeyPrefix: options.groupKeyPrefix,
+      groupSnapshotMaxTasks: options.groupSnapshotMaxTasks,
     },
     delivery: {
       backpressureBytes: options.backpressureBytes,
@@ -96,6 +101,7 @@ export function coreOptionsOf(options: TestAppOptions): TaskStatusCoreOptions {
       trustProxy: options.trustProxy,
       allowedOrigins: options.allowedOrigins,
       maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection,
+      maxGroupsPerConnection: options.maxGroupsPerConnection,
     },
     auth: options.auth,
   };

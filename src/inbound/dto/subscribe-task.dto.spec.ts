@@ -111,6 +111,6 @@ describe('createWsValidationPipe', () => {
 
     // Assert
     assert.ok(result instanceof SubscribeTaskDto);
-    assert.deepEqual({ ...result }, { task_id: 'task-1' });
+    assert.deepEqual({ ...result }, { task_id: 'task-1', group: undefined });
   });
 });

@@ -1,0 +1,134 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { WebSocket } from 'ws';
+import {
+  ConnectionRegistry,
+  type GroupSubscribeResult,
+} from '../connections/connection-registry.js';
+import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { TaskChannelLayout } from '../redis/task-channel-layout.js';
+import { GroupTaskIndex } from './group-task-index.js';
+import { SlowConsumerGuard } from './slow-consumer-guard.js';
+import { TaskSnapshotReader } from './task-snapshot-reader.js';
+import { TaskStateTracker } from './task-state-tracker.js';
+import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
+import { parseTaskUpdate, serializeSnapshot } from './task-update.parser.js';
+
+/** `unavailable`: the pub/sub mode has no group channel (sharded mode; docs/scaling.md). */
+export type GroupSubscriptionResult = GroupSubscribeResult | 'unavailable';
+
+/**
+ * Subscriptions to a group (every task whose updates name it), for any transport: record one,
+ * send the group's snapshots, end one, release a closed connection's. Authorization stays with
+ * the transport, as for tasks. Live updates reach group subscribers through LiveUpdateRelay.
+ */
+@Injectable()
+export class GroupSubscriptions {
+  private readonly logger = new Logger(GroupSubscriptions.name);
+
+  constructor(
+    @Inject(TASK_STATE_OPTIONS) private readonly options: ResolvedTaskStateOptions,
+    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly counters: DeliveryCounters,
+    private readonly snapshots: TaskSnapshotReader,
+    private readonly tracker: TaskStateTracker,
+    private readonly slowConsumers: SlowConsumerGuard,
+    private readonly groupTasks: GroupTaskIndex,
+    private readonly layout: TaskChannelLayout,
+  ) {}
+
+  /** Group subscriptions need the one channel: in sharded mode updates carry no group channel yet. */
+  get available(): boolean {
+    return !this.layout.sharded;
+  }
+
+  /**
+   * Records the subscription. On `subscribed`, call sendSnapshots once the answer is written.
+   */
+  subscribe(connection: WebSocket, groupId: string): GroupSubscriptionResult {
+    if (!this.available) return 'unavailable';
+    return this.registry.subscribeGroup(connection, groupId);
+  }
+
+  /**
+   * Sends the latest stored state of the group's tasks (at most groupSnapshotMaxTasks, the most
+   * recently published first), each as a `status_update` marked `snapshot: true`. Skipped per
+   * task: no state, a state that names another group now, a task the connection holds on its own
+   * (it had that snapshot), one a live update reached meanwhile, one older than what was delivered.
+   */
+  async sendSnapshots(connection: WebSocket, groupId: string): Promise<void> {
+    if (!this.snapshots.groupsEnabled) return;
+    let taskIds: string[];
+    let raws: Array<string | null>;
+    let seqs: number[];
+    try {
+      taskIds = await this.snapshots.readGroup(groupId, this.options.groupSnapshotMaxTasks);
+      if (taskIds.length === 0) return;
+      seqs = taskIds.map((taskId) => this.tracker.seq(taskId));
+      raws = await this.snapshots.readMany(taskIds);
+    } catch (error) {
+      this.counters.snapshotReadErrors += 1;
+      this.logger.debug(`Snapshot read for group ${groupId} failed: ${String(error)}`);
+      return;
+    }
+    if (connection.readyState !== WebSocket.OPEN) return;
+    if (!this.registry.groupsOf(connection).has(groupId)) return;
+    const own = this.registry.tasksOf(connection);
+    taskIds.forEach((taskId, index) => {
+      const raw = raws[index];
+      if (raw === null || raw === undefined || own.has(taskId)) return;
+      const update = parseTaskUpdate(raw);
+      if (typeof update === 'string' || update.taskId !== taskId) {
+        this.counters.snapshotsInvalid += 1;
+        return;
+      }
+      if (update.data.group !== groupId) return;
+      if (this.tracker.seq(taskId) !== seqs[index]) {
+        this.counters.superseded.snapshot += 1;
+        return;
+      }
+      const verdict = this.tracker.judge(taskId, update.data);
+      if (verdict !== 'deliver') {
+        this.counters.superseded[verdict] += 1;
+        return;
+      }
+      this.groupTasks.note(groupId, taskId);
+      this.tracker.recordSnapshot(taskId, update.data);
+      this.slowConsumers.send(
+        connection,
+        taskId,
+        Buffer.from(serializeSnapshot(update)),
+        this.tracker.isTerminal(update.data.status),
+      );
+      this.counters.snapshotsDelivered += 1;
+      this.counters.groupSnapshotsDelivered += 1;
+    });
+  }
+
+  /**
+   * Ends the subscription; false when the connection did not hold it. What is held back for the
+   * connection of the group's tasks is dropped (except tasks it holds on their own), so nothing
+   * of the group follows the answer.
+   */
+  unsubscribe(connection: WebSocket, groupId: string): boolean {
+    if (!this.registry.unsubscribeGroup(connection, groupId)) return false;
+    const own = this.registry.tasksOf(connection);
+    for (const taskId of this.groupTasks.tasksOf(groupId)) {
+      if (!own.has(taskId)) this.slowConsumers.forgetTask(connection, taskId);
+    }
+    this.forget(groupId);
+    return true;
+  }
+
+  /** The groups a closed connection held, already removed from the registry. */
+  released(groupIds: Iterable<string>): void {
+    for (const groupId of groupIds) this.forget(groupId);
+  }
+
+  /** A subscriber of the group left; when it was the last one here, its tasks are forgotten. */
+  private forget(groupId: string): void {
+    if (this.registry.groupSubscribersOf(groupId)) return;
+    for (const taskId of this.groupTasks.forgetGroup(groupId)) {
+      if (!this.registry.subscribersOf(taskId)) this.tracker.forget(taskId);
+    }
+  }
+}
