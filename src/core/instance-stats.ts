@@ -1,6 +1,13 @@
 import type { DeliveryCounters, DropReason } from '../connections/delivery-counters.js';
 import type { RefusalReason } from '../connections/connection-admission.js';
 import type { RedisLinkState } from '../redis/redis-subscription-status.js';
+import type { Transport } from '../connections/open-connections.js';
+
+/** One transport's share of the connections and of `frames_delivered`. */
+export interface TransportStats {
+  connections: number;
+  frames_delivered: number;
+}
 
 /** The body of `GET /ws/stats` for one instance; every field is in docs/operations.md#stats. */
 export interface InstanceStatsReport {
@@ -36,6 +43,8 @@ export interface InstanceStatsReport {
   snapshots: { delivered: number; read_errors: number; invalid: number };
   resyncs: { completed: number; updates_delivered: number };
   frames_delivered: number;
+  /** The connections and frames above, split by transport (WebSocket, Server-Sent Events). */
+  transports: Record<Transport, TransportStats>;
   connections_refused: Record<RefusalReason, number>;
   heartbeat_terminations: number;
   slow_consumers: {
