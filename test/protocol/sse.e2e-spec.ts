@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { CLOCK } from '../../src/clock/clock.js';
 import { mintToken, TEST_SECRET } from '../support/auth-tokens.js';
 import { getStats, waitForStats } from '../support/gateway-stats.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { SseTestClient } from '../support/sse-test-client.js';
 import { CHANNEL, useGateway, type GatewayFixture } from '../support/use-gateway.js';
 
@@ -282,5 +284,31 @@ describe('Server-Sent Events under authentication', () => {
       assert.equal(client.named('status_update').length, 1);
       client.close();
     }
+  });
+});
+
+describe('Server-Sent Events heartbeats', () => {
+  const clock = new ManualClock();
+  const fixture = useGateway({
+    settings: { sseHeartbeatMs: 15_000, handshakeTimeoutMs: 200 },
+    start: { configure: (builder) => builder.overrideProvider(CLOCK).useValue(clock) },
+  });
+
+  it('writes a `:` comment every SSE_HEARTBEAT_MS, and the stream outlives the idle timeout', async () => {
+    const client = await stream(fixture, '/tasks/events?task_id=hb-1');
+    await client.waitForEvents('subscribed', 1);
+    const comments = client.comments.length;
+
+    clock.advance(15_000);
+    await client.waitFor(() => client.comments.length === comments + 1, 'a heartbeat');
+    clock.advance(15_000);
+    await client.waitFor(() => client.comments.length === comments + 2, 'a second heartbeat');
+    assert.deepEqual(client.comments.slice(comments), ['', '']);
+
+    // Quiet for five times the server's idle timeout (handshakeTimeoutMs): the time is the test.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(client.ended, false);
+    await fixture.publish({ task_id: 'hb-1', status: 'running' });
+    await client.waitForEvents('status_update', 1);
   });
 });
