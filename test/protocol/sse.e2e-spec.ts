@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { CLOCK } from '../../src/clock/clock.js';
+import { ConnectionRegistry } from '../../src/connections/connection-registry.js';
+import { EventStreams } from '../../src/sse/event-streams.js';
 import { mintToken, TEST_SECRET } from '../support/auth-tokens.js';
 import { getStats, waitForStats } from '../support/gateway-stats.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { SseTestClient } from '../support/sse-test-client.js';
 import { CHANNEL, useGateway, type GatewayFixture } from '../support/use-gateway.js';
+import { waitUntil } from '../support/with-timeout.js';
 
 /** Streams opened by a test, closed after it whatever happened. */
 const opened: SseTestClient[] = [];
@@ -310,5 +313,33 @@ describe('Server-Sent Events heartbeats', () => {
     assert.equal(client.ended, false);
     await fixture.publish({ task_id: 'hb-1', status: 'running' });
     await client.waitForEvents('status_update', 1);
+  });
+});
+
+describe('Server-Sent Events when the token expires', () => {
+  const clock = new ManualClock();
+  const fixture = useGateway({
+    settings: { auth: { jwtSecret: TEST_SECRET } },
+    start: { configure: (builder) => builder.overrideProvider(CLOCK).useValue(clock) },
+  });
+
+  it('ends the stream at the token exp, naming 4001, and releases its subscriptions', async () => {
+    const expiresAt = Math.floor(Date.now() / 1000) + 60;
+    const jwt = await mintToken({ sub: 'alice', tasks: ['*'] }, { expiresAt });
+    const client = await stream(fixture, `/tasks/events?task_id=exp-1&token=${jwt}`);
+    await client.waitForEvents('subscribed', 1);
+
+    // To just past exp and the 5 s clock tolerance (the clock started when this file loaded).
+    clock.advance((expiresAt + 5) * 1000 - clock.now() + 1);
+    await client.whenEnded();
+    assert.deepEqual(client.comments.slice(-1), [' close 4001 Token expired']);
+    // /ws/stats needs an operator's credentials here: read the providers instead.
+    const registry = fixture.gateway.app.get(ConnectionRegistry);
+    const streams = fixture.gateway.app.get(EventStreams);
+    await waitUntil(
+      () => streams.size === 0 && registry.subscriptionCount === 0,
+      5_000,
+      'the stream released',
+    );
   });
 });
