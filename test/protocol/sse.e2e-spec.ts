@@ -238,6 +238,27 @@ describe('Server-Sent Events limits', () => {
   });
 });
 
+describe('Server-Sent Events and the per-address limit', () => {
+  const fixture = useGateway({ settings: { maxConnectionsPerIp: 1 } });
+
+  it('shares one count per address with WebSockets, and frees the slot when the stream ends', async () => {
+    const first = await stream(fixture, '/tasks/events?task_id=ip-1');
+    await first.waitForEvents('subscribed', 1);
+
+    const second = await stream(fixture, '/tasks/events?task_id=ip-2');
+    await second.whenEnded();
+    assert.equal(second.status, 429);
+    assert.equal(second.headers['retry-after'], '5');
+    await assert.rejects(fixture.connect(), /429/);
+
+    first.close();
+    await waitForStats(fixture.httpUrl, (stats) => stats.transports.sse.connections === 0, 'freed');
+    const third = await stream(fixture, '/tasks/events?task_id=ip-3');
+    assert.equal(third.status, 200);
+    assert.equal((await getStats(fixture.httpUrl)).connections_refused.per_ip, 2);
+  });
+});
+
 describe('Server-Sent Events under authentication', () => {
   const fixture = useGateway({
     settings: { auth: { jwtSecret: TEST_SECRET }, allowedOrigins: ['http://frontend.example'] },
