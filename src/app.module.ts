@@ -16,6 +16,7 @@ import { environment } from './config/environment.js';
 import { gatewayConfig } from './config/gateway.config.js';
 import { limitsConfig } from './config/limits.config.js';
 import { redisConfig } from './config/redis.config.js';
+import { sseConfig } from './config/sse.config.js';
 import { statsConfig } from './config/stats.config.js';
 import { taskStateConfig } from './config/task-state.config.js';
 import { TaskStatusCoreModule } from './core/task-status-core.module.js';
@@ -23,6 +24,7 @@ import { TaskStatusDemoModule } from './demo/task-status-demo.module.js';
 import { TaskStatusHealthModule } from './health/task-status-health.module.js';
 import { TaskStatusGatewayModule } from './inbound/task-status-gateway.module.js';
 import { TaskStatusMetricsModule } from './metrics/task-status-metrics.module.js';
+import { TaskStatusSseModule } from './sse/task-status-sse.module.js';
 import { TaskStatusStatsModule } from './stats/task-status-stats.module.js';
 
 /** A feature module's whole options object, as its config namespace reads it from the environment. */
@@ -83,6 +85,7 @@ export class AppModule {
           }),
         }),
         TaskStatusGatewayModule.forRootAsync(fromConfig(gatewayConfig)),
+        TaskStatusSseModule.forRootAsync(fromConfig(sseConfig)),
         TaskStatusHealthModule,
         TaskStatusStatsModule.forRootAsync(fromConfig(statsConfig)),
         TaskStatusClusterModule.forRootAsync(fromConfig(clusterConfig)),

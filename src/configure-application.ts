@@ -7,7 +7,7 @@ import {
 import { limitHandshakeTime } from './http/limit-handshake-time.js';
 import { securityHeaders } from './http/security-headers.js';
 import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './inbound/gateway-options.js';
-import { isOriginAllowed } from './inbound/origin-policy.js';
+import { isOriginAllowed } from './connections/origin-policy.js';
 import { TaskStatusWsAdapter } from './inbound/task-status-ws.adapter.js';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './logging/request-id.middleware.js';
 

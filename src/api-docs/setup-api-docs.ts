@@ -8,9 +8,10 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Task-status gateway')
     .setDescription(
-      'HTTP endpoints of the task-status WebSocket gateway: health, stats and metrics. ' +
-        'The WebSocket protocol on `/ws` and the Redis channel are described by the AsyncAPI ' +
-        'document `docs/asyncapi.yaml` and by `docs/protocol.md`.',
+      'HTTP endpoints of the task-status gateway: the Server-Sent Events streams of task ' +
+        'updates, health, stats and metrics. The WebSocket protocol on `/ws`, the events of the ' +
+        'streams and the Redis channel are described by the AsyncAPI document ' +
+        '`docs/asyncapi.yaml` and by `docs/protocol.md`.',
     )
     .setVersion('1.0.0')
     // /ws/stats and /metrics take STATS_TOKEN or an admin JWT once auth is configured.

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { OpenConnections } from '../connections/open-connections.js';
 import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { parseInstanceHeartbeat } from '../core/instance-heartbeat.js';
 import { ReportedLimits } from '../core/reported-limits.js';
@@ -37,6 +38,7 @@ function build() {
       redisOptions,
       systemClock,
     ),
+    new OpenConnections(),
   );
   // snapshot() never touches Redis.
   const redis = {} as RedisCommandClient;

@@ -403,6 +403,34 @@ export class EnvironmentVariables {
   @IsOptional()
   WS_SLOW_CLIENT_STALL_MS?: number;
 
+  /** Interval of `:` heartbeat comments on Server-Sent Events streams; 0 disables. */
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  @IsOptional()
+  SSE_HEARTBEAT_MS?: number;
+
+  /** The `retry:` advice of Server-Sent Events streams, before jitter. */
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  @IsOptional()
+  SSE_RETRY_MS?: number;
+
+  /** Up to this much is added to SSE_RETRY_MS at random, per stream. */
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  @IsOptional()
+  SSE_RETRY_JITTER_MS?: number;
+
+  /** Size of the comment that opens every Server-Sent Events stream (proxy and browser buffers). */
+  @IsInt()
+  @Min(0)
+  @Max(65_536)
+  @IsOptional()
+  SSE_PADDING_BYTES?: number;
+
   /** Offer permessage-deflate; off by default (CPU per socket per update for small frames). */
   @Transform(parseBoolean)
   @IsBoolean({ message: 'WS_PER_MESSAGE_DEFLATE must be true or false' })

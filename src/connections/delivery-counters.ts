@@ -23,6 +23,8 @@ export class DeliveryCounters {
    * framesCoalesced and framesDropped, every frame offered to a socket is counted once.
    */
   framesDelivered = 0;
+  /** The part of framesDelivered written to Server-Sent Events streams. */
+  eventStreamFramesDelivered = 0;
   readonly dropped: Record<DropReason, number> = {
     invalid_json: 0,
     not_an_object: 0,

@@ -6,6 +6,7 @@ import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { OpenConnections } from '../connections/open-connections.js';
 import { InstanceStatsBuilder } from './instance-stats.builder.js';
 import { ReportedLimits } from './reported-limits.js';
 import { systemClock } from '../clock/clock.js';
@@ -27,6 +28,7 @@ function build(pubsubMode: 'channel' | 'sharded' = 'channel') {
     redisOptions,
     systemClock,
   );
+  const open = new OpenConnections();
   const builder = new InstanceStatsBuilder(
     registry,
     counters,
@@ -37,8 +39,9 @@ function build(pubsubMode: 'channel' | 'sharded' = 'channel') {
     redisOptions,
     'gateway-1',
     shardChannels,
+    open,
   );
-  return { builder, registry, counters, admission, status, rateLimits, limits, shardChannels };
+  return { builder, registry, counters, admission, status, rateLimits, limits, shardChannels, open };
 }
 
 /** Three tasks watched by 3, 2 and 1 connections. */
@@ -55,8 +58,11 @@ function watch(registry: ConnectionRegistry<WebSocket>): void {
 describe('InstanceStatsBuilder', () => {
   it('reads the registry, the counters and the Redis status into the /ws/stats shape', () => {
     // Arrange
-    const { builder, registry, counters, admission, status, rateLimits, limits } = build();
+    const { builder, registry, counters, admission, status, rateLimits, limits, open } = build();
     watch(registry);
+    open.count('websocket', () => 2);
+    open.count('sse', () => 1);
+    counters.eventStreamFramesDelivered = 3;
     counters.messagesReceived = 10;
     counters.updatesRouted = 6;
     counters.updatesUnrouted = 2;
@@ -122,6 +128,10 @@ describe('InstanceStatsBuilder', () => {
       snapshots: { delivered: 4, read_errors: 1, invalid: 2 },
       resyncs: { completed: 1, updates_delivered: 3 },
       frames_delivered: 8,
+      transports: {
+        websocket: { connections: 2, frames_delivered: 5 },
+        sse: { connections: 1, frames_delivered: 3 },
+      },
       connections_refused: { limit: 0, origin: 1, shutting_down: 0, auth: 0, per_ip: 0 },
       heartbeat_terminations: 1,
       slow_consumers: { detected: 2, frames_coalesced: 5, frames_dropped: 6, closed: 1 },

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
@@ -7,6 +6,8 @@ import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptio
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import type { TaskSubscriber } from '../outbound/event-stream-subscriber.js';
+import { OpenConnections } from '../connections/open-connections.js';
 import type { InstanceStats, InstanceStatsReport, ShardChannelStats } from './instance-stats.js';
 import { ReportedLimits } from './reported-limits.js';
 import { INSTANCE_ID } from './task-status-core.module-definition.js';
@@ -19,7 +20,7 @@ import { INSTANCE_ID } from './task-status-core.module-definition.js';
 @Injectable()
 export class InstanceStatsBuilder {
   constructor(
-    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly registry: ConnectionRegistry<TaskSubscriber>,
     private readonly counters: DeliveryCounters,
     private readonly admission: ConnectionAdmission,
     private readonly redisStatus: RedisSubscriptionStatus,
@@ -28,6 +29,7 @@ export class InstanceStatsBuilder {
     @Inject(REDIS_OPTIONS) private readonly redisOptions: ResolvedRedisOptions,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     private readonly shardChannels: ShardChannelSubscriptions,
+    private readonly open: OpenConnections,
   ) {}
 
   /**
@@ -83,6 +85,16 @@ export class InstanceStatsBuilder {
       },
       resyncs: { completed: counters.resyncs, updates_delivered: counters.resyncedUpdates },
       frames_delivered: counters.framesDelivered,
+      transports: {
+        websocket: {
+          connections: this.open.of('websocket'),
+          frames_delivered: counters.framesDelivered - counters.eventStreamFramesDelivered,
+        },
+        sse: {
+          connections: this.open.of('sse'),
+          frames_delivered: counters.eventStreamFramesDelivered,
+        },
+      },
       connections_refused: { ...this.admission.refused },
       heartbeat_terminations: counters.heartbeatTerminations,
       slow_consumers: {

@@ -2,6 +2,7 @@ import type { DeliveryCounters, DropReason } from '../connections/delivery-count
 import type { RefusalReason } from '../connections/connection-admission.js';
 import type { RedisLinkState } from '../redis/redis-subscription-status.js';
 import type { PubSubMode } from '@task-status/client/sharded-layout';
+import type { Transport } from '../connections/open-connections.js';
 
 /** The subscriber's task channels in `sharded` mode (the canary's channel is not counted). */
 export interface ShardChannelStats {
@@ -13,6 +14,12 @@ export interface ShardChannelStats {
   ssubscribe_commands: number;
   /** SUNSUBSCRIBE commands sent since the start (one per partition and batch). */
   sunsubscribe_commands: number;
+}
+
+/** One transport's share of the connections and of `frames_delivered`. */
+export interface TransportStats {
+  connections: number;
+  frames_delivered: number;
 }
 
 /** The body of `GET /ws/stats` for one instance; every field is in docs/operations.md#stats. */
@@ -53,6 +60,8 @@ export interface InstanceStatsReport {
   snapshots: { delivered: number; read_errors: number; invalid: number };
   resyncs: { completed: number; updates_delivered: number };
   frames_delivered: number;
+  /** The connections and frames above, split by transport (WebSocket, Server-Sent Events). */
+  transports: Record<Transport, TransportStats>;
   connections_refused: Record<RefusalReason, number>;
   heartbeat_terminations: number;
   slow_consumers: {

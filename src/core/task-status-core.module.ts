@@ -9,6 +9,7 @@ import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { CONNECTION_LIMITS_OPTIONS } from '../connections/connection-limits-options.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { OpenConnections } from '../connections/open-connections.js';
 import { CANARY_OPTIONS } from '../outbound/canary-options.js';
 import { ClusterTopologyWatcher } from '../outbound/cluster-topology-watcher.js';
 import { DataPathCanary } from '../outbound/data-path-canary.js';
@@ -32,6 +33,7 @@ import { RedisConnectionFactory } from '../redis/redis-connection.factory.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { TaskChannelLayout } from '../redis/task-channel-layout.js';
+import { ConnectionGate } from './connection-gate.js';
 import { InstanceStatsBuilder } from './instance-stats.builder.js';
 import { ReportedLimits } from './reported-limits.js';
 import {
@@ -105,6 +107,8 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     DeliveryCounters,
     GroupTaskIndex,
     ConnectionAdmission,
+    OpenConnections,
+    ConnectionGate,
     RateLimitCounters,
     RedisSubscriptionStatus,
     RedisConnectionFactory,
@@ -167,6 +171,8 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     ReportedLimits,
     DeliveryCounters,
     ConnectionAdmission,
+    OpenConnections,
+    ConnectionGate,
     RateLimitCounters,
     RedisSubscriptionStatus,
     RedisCommandClient,

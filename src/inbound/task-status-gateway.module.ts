@@ -14,7 +14,6 @@ import {
 } from './task-status-gateway.module-definition.js';
 import { TaskStatusGateway } from './task-status.gateway.js';
 import { InboundRouter } from './inbound-router.js';
-import { UpgradeAdmission } from './upgrade-admission.js';
 
 /**
  * The WebSocket endpoint `/ws`: the gateway's protocol (subscribe, unsubscribe, ping, auth), its
@@ -29,12 +28,11 @@ import { UpgradeAdmission } from './upgrade-admission.js';
       useFactory: (options: GatewayOptions) => resolveGatewayOptions(options),
     },
     { provide: RATE_LIMIT_CLOCK, useValue: () => performance.now() },
-    UpgradeAdmission,
     InboundRouter,
     ConnectionHeartbeat,
     TaskStatusGateway,
   ],
-  exports: [GATEWAY_OPTIONS, UpgradeAdmission, InboundRouter],
+  exports: [GATEWAY_OPTIONS, InboundRouter],
 })
 export class TaskStatusGatewayModule extends TaskStatusGatewayConfigurableModule {
   constructor(limits: ReportedLimits, @Inject(GATEWAY_OPTIONS) options: ResolvedGatewayOptions) {

@@ -2,27 +2,37 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
+import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { selectSubprotocol } from '../auth/upgrade-token.js';
+import { OpenConnections } from '../connections/open-connections.js';
+import { ConnectionGate, type AdmissionVerdict } from '../core/connection-gate.js';
 import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
 import { InboundRouter } from './inbound-router.js';
-import { UpgradeAdmission, type UpgradeRequest, type UpgradeVerdict } from './upgrade-admission.js';
+
+/** What ws' verifyClient is given about an upgrade. */
+interface UpgradeRequest {
+  origin: string | undefined;
+  req: IncomingMessage;
+}
 
 /**
  * The platform-ws adapter, as glue: ws' server gets the gateway's runtime options (decorators
- * cannot read injected config), each upgrade goes to UpgradeAdmission, and each connection's
+ * cannot read injected config), each upgrade goes to ConnectionGate, and each connection's
  * messages to InboundRouter. Register it with configureApplication().
  */
 export class TaskStatusWsAdapter extends WsAdapter {
   private readonly options: ResolvedGatewayOptions;
-  private readonly admission: UpgradeAdmission;
+  private readonly gate: ConnectionGate;
+  private readonly open: OpenConnections;
   private readonly router: InboundRouter;
 
   constructor(app: INestApplicationContext) {
     super(app);
-    // The adapter is made outside the module graph; these are the gateway module's providers.
+    // The adapter is made outside the module graph; these are the core's and the gateway's providers.
     this.options = app.get<ResolvedGatewayOptions>(GATEWAY_OPTIONS, { strict: false });
-    this.admission = app.get(UpgradeAdmission, { strict: false });
+    this.gate = app.get(ConnectionGate, { strict: false });
+    this.open = app.get(OpenConnections, { strict: false });
     this.router = app.get(InboundRouter, { strict: false });
   }
 
@@ -37,9 +47,12 @@ export class TaskStatusWsAdapter extends WsAdapter {
       clientTracking: true,
       // Browsers send their token as a subprotocol; the echo must never be that one.
       handleProtocols: selectSubprotocol,
-      verifyClient: (upgrade: UpgradeRequest, accept: UpgradeVerdict) =>
-        this.admission.verify(upgrade, accept, () => server.clients.size),
+      // The TCP socket closes whether or not the handshake then completes: it holds the slot.
+      verifyClient: (upgrade: UpgradeRequest, accept: AdmissionVerdict) =>
+        this.gate.verify(upgrade.req, upgrade.req.socket, accept, upgrade.origin),
     }) as WebSocketServer;
+    // ws adds an accepted socket to its clients in the tick that accepts it.
+    this.open.count('websocket', () => server.clients.size);
     return server;
   }
 

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { OpenConnections } from '../connections/open-connections.js';
 import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { ReportedLimits } from '../core/reported-limits.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
@@ -40,6 +41,7 @@ function build(pubsubMode: 'channel' | 'sharded' = 'channel') {
       redisOptions,
       systemClock,
     ),
+    new OpenConnections(),
   );
   const gatewayMetrics = new GatewayMetrics(instanceStats, relay, status);
   return {

@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DROP_REASONS } from '../connections/delivery-counters.js';
+import { TRANSPORTS } from '../connections/open-connections.js';
 import type { InstanceStats } from '../core/instance-stats.js';
 import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { LiveUpdateRelay } from '../outbound/live-update-relay.js';
@@ -229,6 +230,21 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
       'status_update frames written to WebSocket connections (at once, or once no longer held back).',
       () => stats().frames_delivered,
     );
+    // The two above, split by transport; their own names, so that the unlabelled ones stay as they are.
+    byTransport(
+      registers,
+      'Gauge',
+      'transport_connections',
+      'Open connections, by transport (websocket, sse).',
+      (transport) => stats().transports[transport].connections,
+    );
+    byTransport(
+      registers,
+      'Counter',
+      'transport_frames_delivered_total',
+      'status_update frames written, by transport (websocket, sse).',
+      (transport) => stats().transports[transport].frames_delivered,
+    );
     // Every reason ConnectionAdmission counts, so that new ones appear without a change here.
     counter(registers, 'connections_refused_total', 'WebSocket upgrades refused, by reason.', () =>
       Object.entries(stats().connections_refused),
@@ -317,6 +333,33 @@ function gauge(registers: Registry[], name: string, help: string, read: () => nu
     registers,
     collect() {
       this.set(read());
+    },
+  });
+}
+
+/** A gauge or a counter with one series per transport, read at scrape time. */
+function byTransport(
+  registers: Registry[],
+  kind: 'Gauge' | 'Counter',
+  name: string,
+  help: string,
+  read: (transport: (typeof TRANSPORTS)[number]) => number,
+): void {
+  const options = { name: `${METRIC_PREFIX}${name}`, help, labelNames: ['transport'], registers };
+  if (kind === 'Gauge') {
+    new Gauge({
+      ...options,
+      collect() {
+        for (const transport of TRANSPORTS) this.set({ transport }, read(transport));
+      },
+    });
+    return;
+  }
+  new Counter({
+    ...options,
+    collect() {
+      this.reset();
+      for (const transport of TRANSPORTS) this.inc({ transport }, read(transport));
     },
   });
 }

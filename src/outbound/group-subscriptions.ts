@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { WebSocket } from 'ws';
+import type { TaskSubscriber } from './event-stream-subscriber.js';
 import {
   ConnectionRegistry,
   type GroupSubscribeResult,
@@ -27,7 +28,7 @@ export class GroupSubscriptions {
 
   constructor(
     @Inject(TASK_STATE_OPTIONS) private readonly options: ResolvedTaskStateOptions,
-    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly registry: ConnectionRegistry<TaskSubscriber>,
     private readonly counters: DeliveryCounters,
     private readonly snapshots: TaskSnapshotReader,
     private readonly tracker: TaskStateTracker,
@@ -44,7 +45,7 @@ export class GroupSubscriptions {
   /**
    * Records the subscription. On `subscribed`, call sendSnapshots once the answer is written.
    */
-  subscribe(connection: WebSocket, groupId: string): GroupSubscriptionResult {
+  subscribe(connection: TaskSubscriber, groupId: string): GroupSubscriptionResult {
     if (!this.available) return 'unavailable';
     return this.registry.subscribeGroup(connection, groupId);
   }
@@ -55,7 +56,7 @@ export class GroupSubscriptions {
    * task: no state, a state that names another group now, a task the connection holds on its own
    * (it had that snapshot), one a live update reached meanwhile, one older than what was delivered.
    */
-  async sendSnapshots(connection: WebSocket, groupId: string): Promise<void> {
+  async sendSnapshots(connection: TaskSubscriber, groupId: string): Promise<void> {
     if (!this.snapshots.groupsEnabled) return;
     let taskIds: string[];
     let raws: Array<string | null>;
@@ -109,7 +110,7 @@ export class GroupSubscriptions {
    * connection of the group's tasks is dropped (except tasks it holds on their own), so nothing
    * of the group follows the answer.
    */
-  unsubscribe(connection: WebSocket, groupId: string): boolean {
+  unsubscribe(connection: TaskSubscriber, groupId: string): boolean {
     if (!this.registry.unsubscribeGroup(connection, groupId)) return false;
     const own = this.registry.tasksOf(connection);
     for (const taskId of this.groupTasks.tasksOf(groupId)) {

@@ -10,6 +10,7 @@ import type { DataPathCanary } from './data-path-canary.js';
 import { GroupTaskIndex } from './group-task-index.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
 import { TaskStateTracker } from './task-state-tracker.js';
+import { EventStreamSubscriber, type TaskSubscriber } from './event-stream-subscriber.js';
 
 interface FrameReceiver {
   on(event: 'message', listener: (data: Buffer) => void): void;
@@ -50,6 +51,22 @@ class RecordingSocket {
         return `${parsed.task_id}:${parsed.data.seq}`;
       }),
     );
+  }
+}
+
+/** An event stream that records what it is sent. */
+class RecordingStream extends EventStreamSubscriber {
+  readyState = 1;
+  bufferedAmount = 0;
+  readonly sent: Buffer[] = [];
+  send(data: Buffer): void {
+    this.sent.push(data);
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  terminate(): void {
+    this.readyState = 3;
   }
 }
 
@@ -261,5 +278,32 @@ describe('LiveUpdateRelay', () => {
     delivery.flushLive();
 
     assert.deepEqual(socket.seqs(), [['t:1']]);
+  });
+
+  it('writes a run to event streams as event text built once, beside the frames of sockets', async () => {
+    const { delivery, counters } = setUp();
+    const socket = new RecordingSocket();
+    const [first, second] = [new RecordingStream(), new RecordingStream()];
+    const watchers = new Set<TaskSubscriber>([socket as unknown as ws.WebSocket, first, second]);
+
+    delivery.deliverLive({ taskId: 'org:1', data: { status: 'running', version: 4 } }, watchers);
+    delivery.deliverLive({ taskId: 'org:1', data: { status: 'done', version: 5 } }, watchers);
+    await endOfTurn();
+
+    assert.equal(first.sent.length, 1, 'one write per stream');
+    assert.equal(first.sent[0], second.sent[0], 'the same buffer for every stream');
+    assert.equal(
+      first.sent[0].toString(),
+      'event: status_update\nid: org:1:v4\ndata: {"type":"status_update","task_id":"org:1","data":{"status":"running","version":4}}\n\n' +
+        'event: status_update\nid: org:1:v5\ndata: {"type":"status_update","task_id":"org:1","data":{"status":"done","version":5}}\n\n',
+    );
+    assert.deepEqual(socket.writes, [
+      [
+        '{"type":"status_update","task_id":"org:1","data":{"status":"running","version":4}}',
+        '{"type":"status_update","task_id":"org:1","data":{"status":"done","version":5}}',
+      ],
+    ]);
+    assert.equal(counters.framesDelivered, 6);
+    assert.equal(counters.eventStreamFramesDelivered, 4);
   });
 });

@@ -6,6 +6,7 @@ import { DeliveryCounters, type DropReason } from '../connections/delivery-count
 import { ThrottledLogger } from '../logging/throttled-logger.js';
 import { CANARY_TASK_PREFIX, DataPathCanary } from './data-path-canary.js';
 import { GroupTaskIndex } from './group-task-index.js';
+import { EventStreamSubscriber, type TaskSubscriber } from './event-stream-subscriber.js';
 import { LiveUpdateRun } from './live-update-run.js';
 import { peekGroup } from './peek-group.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
@@ -39,7 +40,8 @@ export interface LiveUpdateRelayEvents {
  *    serialized and framed once and added to the current run of its task;
  * 3. flushLive(): at the end of the event-loop turn (or when another task's update comes), the
  *    run goes to every subscriber as one write each (SlowConsumerGuard.sendRun writes it to the
- *    TCP socket, or holds it back for a socket that stopped reading).
+ *    TCP socket, or holds it back for a socket that stopped reading); a Server-Sent Events stream
+ *    among them gets the run as event text, built once for all of them (sendEvents).
  * No Nest pipes, guards or interceptors run here, and nothing is allocated per socket.
  */
 @Injectable()
@@ -55,7 +57,7 @@ export class LiveUpdateRelay {
   };
 
   constructor(
-    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly registry: ConnectionRegistry<TaskSubscriber>,
     private readonly counters: DeliveryCounters,
     private readonly tracker: TaskStateTracker,
     private readonly slowConsumers: SlowConsumerGuard,
@@ -130,8 +132,8 @@ export class LiveUpdateRelay {
    */
   recipientsOf(
     update: TaskUpdate,
-    subscribers: ReadonlySet<WebSocket> | undefined = this.registry.subscribersOf(update.taskId),
-  ): ReadonlySet<WebSocket> | undefined {
+    subscribers: ReadonlySet<TaskSubscriber> | undefined = this.registry.subscribersOf(update.taskId),
+  ): ReadonlySet<TaskSubscriber> | undefined {
     const group = update.data.group;
     if (typeof group !== 'string') return subscribers;
     const members = this.registry.groupSubscribersOf(group);
@@ -148,7 +150,7 @@ export class LiveUpdateRelay {
    * of another task comes, when it reaches MAX_RUN_BYTES, or at the end of this event-loop turn
    * (a microtask: before any other I/O is handled). Returns the number of subscribers it goes to.
    */
-  deliverLive(update: TaskUpdate, subscribers: ReadonlySet<WebSocket>, resynced = false): number {
+  deliverLive(update: TaskUpdate, subscribers: ReadonlySet<TaskSubscriber>, resynced = false): number {
     const verdict = this.tracker.judge(update.taskId, update.data);
     if (verdict !== 'deliver') {
       this.counters.superseded[verdict] += 1;
@@ -179,7 +181,7 @@ export class LiveUpdateRelay {
         queueMicrotask(this.flushQueuedRun);
       }
     }
-    run.add(Buffer.from(serialized), this.tracker.isTerminal(update.data.status));
+    run.add(Buffer.from(serialized), this.tracker.isTerminal(update.data.status), update.data);
     return subscribers.size;
   }
 
@@ -191,8 +193,11 @@ export class LiveUpdateRelay {
     const wire = run.wire();
     const guard = this.slowConsumers;
     // The guard counts the frames: written now, or held back and later written, coalesced or dropped.
+    // Event streams (SSE) share the run; their event text is built only when one is met.
     for (const socket of run.subscribers) {
-      if (socket.readyState === WebSocket.OPEN) guard.sendRun(socket, run, wire);
+      if (socket.readyState !== WebSocket.OPEN) continue;
+      if (socket instanceof EventStreamSubscriber) guard.sendEvents(socket, run);
+      else guard.sendRun(socket, run, wire);
     }
   }
 

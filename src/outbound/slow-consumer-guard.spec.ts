@@ -130,7 +130,7 @@ describe('SlowConsumerGuard', () => {
     const { guard, counters, socket } = setUp(0);
     const updateOf = (taskId: string, seq: number) => {
       const run = new LiveUpdateRun(taskId, new Set());
-      run.add(Buffer.from(`${taskId}:${seq}`), false);
+      run.add(Buffer.from(`${taskId}:${seq}`), false, {});
       guard.sendRun(socket as unknown as WebSocket, run, run.wire());
     };
     updateOf('kept', 1);
@@ -195,7 +195,7 @@ describe('SlowConsumerGuard', () => {
   /** Offers updates of one task to the socket as the live path does; returns how many. */
   function offer(guard: SlowConsumerGuard, socket: FakeSocket, taskId: string, seqs: number[]) {
     const run = new LiveUpdateRun(taskId, new Set());
-    for (const seq of seqs) run.add(Buffer.from(`${taskId}:${seq}`), false);
+    for (const seq of seqs) run.add(Buffer.from(`${taskId}:${seq}`), false, {});
     guard.sendRun(socket as unknown as WebSocket, run, run.wire());
     return seqs.length;
   }

@@ -6,6 +6,7 @@ import { CloseCode } from '@task-status/client/protocol';
 import { SocketBacklog } from './socket-backlog.js';
 import { checkWsInternals, rawTransportOf } from './ws-internals.js';
 import { DELIVERY_OPTIONS, type ResolvedDeliveryOptions } from './delivery-options.js';
+import { EventStreamSubscriber, type TaskSubscriber } from './event-stream-subscriber.js';
 
 const SEND_AS_TEXT = { binary: false } as const;
 const FLUSH_INTERVAL_MS = 20;
@@ -22,11 +23,12 @@ const STALL_CLOSES_PER_FLUSH = 20;
  * buffer drains. Past WS_SLOW_CLIENT_MAX_BYTES (buffered + held) it is closed with 1013, and so
  * is one that has read nothing for WS_SLOW_CLIENT_STALL_MS while held back: a client that stopped
  * reading altogether would otherwise pin its kernel socket buffers (megabytes, in no process's
- * RSS) until the heartbeat ends it.
+ * RSS) until the heartbeat ends it. Server-Sent Events streams are bounded by the same limits and
+ * counted in the same counters; what is held for them is event text, and "closed" ends the stream.
  */
 @Injectable()
 export class SlowConsumerGuard implements OnModuleDestroy {
-  private readonly backlogs = new Map<WebSocket, SocketBacklog>();
+  private readonly backlogs = new Map<TaskSubscriber, SocketBacklog>();
   private timer: NodeJS.Timeout | undefined;
   constructor(
     @Inject(DELIVERY_OPTIONS) private readonly options: ResolvedDeliveryOptions,
@@ -53,8 +55,23 @@ export class SlowConsumerGuard implements OnModuleDestroy {
     this.counters.framesDelivered += run.payloads.length;
   }
 
-  /** One message (a snapshot): a plain send unless this socket is (or becomes) slow. */
-  send(socket: WebSocket, taskId: string, frame: Buffer, terminal: boolean): void {
+  /** The live path of an event stream: the run's events in one write, unless it is (or becomes) slow. */
+  sendEvents(stream: EventStreamSubscriber, run: LiveUpdateRun): void {
+    const backlog = this.backlogFor(stream);
+    if (backlog) {
+      this.hold(stream, backlog, run.taskId, run.events(), run.terminals, true);
+      return;
+    }
+    stream.send(run.eventWire());
+    this.counters.framesDelivered += run.payloads.length;
+    this.counters.eventStreamFramesDelivered += run.payloads.length;
+  }
+
+  /**
+   * One message (a snapshot), already encoded for the subscriber's transport: a plain send unless
+   * it is (or becomes) slow.
+   */
+  send(socket: TaskSubscriber, taskId: string, frame: Buffer, terminal: boolean): void {
     const backlog = this.backlogFor(socket);
     if (backlog) this.hold(socket, backlog, taskId, [frame], [terminal], false);
     else socket.send(frame, SEND_AS_TEXT);
@@ -64,7 +81,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
    * The socket's subscription to the task ended (unsubscribe, or a token that no longer allows
    * it): what is held back for that task is never written, so no update follows the answer.
    */
-  forgetTask(socket: WebSocket, taskId: string): void {
+  forgetTask(socket: TaskSubscriber, taskId: string): void {
     if (this.backlogs.size === 0) return;
     const backlog = this.backlogs.get(socket);
     if (!backlog) return;
@@ -79,7 +96,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
   }
 
   /** The socket's backlog when its frames are to be held back (started now if it just fell behind). */
-  private backlogFor(socket: WebSocket): SocketBacklog | undefined {
+  private backlogFor(socket: TaskSubscriber): SocketBacklog | undefined {
     if (this.backlogs.size > 0) {
       const backlog = this.backlogs.get(socket);
       if (backlog) return backlog;
@@ -93,7 +110,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
   }
 
   private hold(
-    socket: WebSocket,
+    socket: TaskSubscriber,
     backlog: SocketBacklog,
     taskId: string,
     frames: readonly Buffer[],
@@ -118,7 +135,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
    * behind what the socket already buffered, so the client sees 1013 once it has read that. One
    * that reads nothing will never answer the handshake: it is cut off after the grace.
    */
-  private closeSlow(socket: WebSocket, reason: string): void {
+  private closeSlow(socket: TaskSubscriber, reason: string): void {
     this.drop(socket);
     this.counters.slowConsumerCloses += 1;
     socket.close(CloseCode.TRY_AGAIN_LATER, reason);
@@ -128,7 +145,7 @@ export class SlowConsumerGuard implements OnModuleDestroy {
   }
 
   /** Lets go of a socket's backlog: its frames will never be written. */
-  private drop(socket: WebSocket): void {
+  private drop(socket: TaskSubscriber): void {
     const backlog = this.backlogs.get(socket);
     if (!backlog) return;
     this.backlogs.delete(socket);
@@ -154,12 +171,15 @@ export class SlowConsumerGuard implements OnModuleDestroy {
         this.closeSlow(socket, 'Client stopped reading');
         continue;
       }
+      const stream = socket instanceof EventStreamSubscriber;
       for (const [taskId, frames] of backlog.byTask) {
         if (socket.bufferedAmount > this.options.backpressureBytes) break;
         for (const { frame, update } of frames) {
           socket.send(frame, SEND_AS_TEXT);
           backlog.bytes -= frame.length;
-          if (update) this.counters.framesDelivered += 1;
+          if (!update) continue;
+          this.counters.framesDelivered += 1;
+          if (stream) this.counters.eventStreamFramesDelivered += 1;
         }
         backlog.byTask.delete(taskId);
       }

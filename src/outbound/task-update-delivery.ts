@@ -1,12 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { TaskStatusData } from '@task-status/client/protocol';
+import { UpdateOrder } from '@task-status/client/update-order';
 import { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { GroupTaskIndex } from './group-task-index.js';
+import { EventStreamSubscriber, type TaskSubscriber } from './event-stream-subscriber.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
 import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
+import { encodeStatusEvent, eventIdOf } from './sse-event.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 import {
@@ -34,7 +38,7 @@ export class TaskUpdateDelivery {
 
   constructor(
     @Inject(TASK_STATE_OPTIONS) private readonly options: ResolvedTaskStateOptions,
-    private readonly registry: ConnectionRegistry<WebSocket>,
+    private readonly registry: ConnectionRegistry<TaskSubscriber>,
     private readonly counters: DeliveryCounters,
     private readonly snapshots: TaskSnapshotReader,
     private readonly redisStatus: RedisSubscriptionStatus,
@@ -48,18 +52,20 @@ export class TaskUpdateDelivery {
   /**
    * A client's subscription to the task was just recorded: in sharded mode the task's channel is
    * subscribed first (when this is its first watcher here), then the stored state is sent, so
-   * that every state is either in the snapshot or arrives live.
+   * that every state is either in the snapshot or arrives live. `seen`: a state the client had
+   * already (a resumed event stream's position); the snapshot is sent only if newer than it.
    */
-  async subscribed(client: WebSocket, taskId: string): Promise<void> {
+  async subscribed(client: TaskSubscriber, taskId: string, seen?: TaskStatusData): Promise<void> {
     await this.shardChannels.watch(taskId);
-    await this.sendSnapshot(client, taskId);
+    await this.sendSnapshot(client, taskId, seen);
   }
 
   /**
    * Sends the stored state of a task to a client that just subscribed, marked `snapshot: true`,
-   * unless a live update reached it while the read was in flight (that one is newer).
+   * unless a live update reached it while the read was in flight (that one is newer), or the
+   * client had seen it (or a newer one) already.
    */
-  async sendSnapshot(client: WebSocket, taskId: string): Promise<void> {
+  async sendSnapshot(client: TaskSubscriber, taskId: string, seen?: TaskStatusData): Promise<void> {
     if (!this.snapshots.enabled) return;
     const seqBefore = this.tracker.seq(taskId);
     let raw: string | null;
@@ -74,6 +80,7 @@ export class TaskUpdateDelivery {
     const update = this.storedUpdate(taskId, raw);
     if (!update) return;
     if (client.readyState !== WebSocket.OPEN || !this.registry.tasksOf(client).has(taskId)) return;
+    if (seen !== undefined && !isNewer(update.data, seen)) return;
     if (this.tracker.seq(taskId) !== seqBefore) {
       this.counters.superseded.snapshot += 1;
       return;
@@ -84,10 +91,13 @@ export class TaskUpdateDelivery {
       return;
     }
     this.tracker.recordSnapshot(taskId, update.data);
+    const json = serializeSnapshot(update);
     this.slowConsumers.send(
       client,
       taskId,
-      Buffer.from(serializeSnapshot(update)),
+      client instanceof EventStreamSubscriber
+        ? encodeStatusEvent(json, eventIdOf(taskId, update.data))
+        : Buffer.from(json),
       this.tracker.isTerminal(update.data.status),
     );
     this.counters.snapshotsDelivered += 1;
@@ -115,7 +125,7 @@ export class TaskUpdateDelivery {
   }
 
   /** One socket's subscription to the task ended while the socket stays open. */
-  unsubscribed(socket: WebSocket, taskId: string): void {
+  unsubscribed(socket: TaskSubscriber, taskId: string): void {
     // Still watched through one of the socket's groups: what is held back for it stays.
     if (!this.watchesThroughGroup(socket, taskId)) this.slowConsumers.forgetTask(socket, taskId);
     this.forget(taskId);
@@ -129,7 +139,7 @@ export class TaskUpdateDelivery {
     this.shardChannels.unwatch(taskId);
   }
 
-  private watchesThroughGroup(socket: WebSocket, taskId: string): boolean {
+  private watchesThroughGroup(socket: TaskSubscriber, taskId: string): boolean {
     if (this.registry.groupCount === 0) return false;
     const groupId = this.groupTasks.groupOf(taskId);
     return groupId !== undefined && this.registry.groupsOf(socket).has(groupId);
@@ -214,4 +224,31 @@ export class TaskUpdateDelivery {
     }
     return update;
   }
+}
+
+/**
+ * Whether `data` is strictly newer than `seen` by the clients' own order (UpdateOrder); a state
+ * the order cannot place against `seen` (no common `version` or `updated_at`) counts as newer.
+ */
+function isNewer(data: TaskStatusData, seen: TaskStatusData): boolean {
+  const order = new UpdateOrder();
+  order.accept(data);
+  if (order.isOlder(seen)) return true;
+  const reverse = new UpdateOrder();
+  reverse.accept(seen);
+  // Neither is older: equal positions (not news), or positions the order cannot compare (news).
+  return !reverse.isOlder(data) && !comparable(data, seen);
+}
+
+function comparable(a: TaskStatusData, b: TaskStatusData): boolean {
+  const bothNumbers = (x: unknown, y: unknown) =>
+    typeof x === 'number' && Number.isFinite(x) && typeof y === 'number' && Number.isFinite(y);
+  const bothTimes = (x: unknown, y: unknown) =>
+    !Number.isNaN(timeOf(x)) && !Number.isNaN(timeOf(y));
+  return bothNumbers(a.version, b.version) || bothTimes(a.updated_at, b.updated_at);
+}
+
+function timeOf(value: unknown): number {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : Number.NaN;
+  return typeof value === 'string' ? Date.parse(value) : Number.NaN;
 }

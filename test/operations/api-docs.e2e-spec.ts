@@ -56,6 +56,8 @@ describe('API docs at /docs', () => {
       '/health/live',
       '/health/ready',
       '/metrics',
+      '/tasks/events',
+      '/tasks/{task_id}/events',
       '/ws/stats',
     ]);
     for (const [path, operations] of Object.entries(document.paths)) {
@@ -65,6 +67,12 @@ describe('API docs at /docs', () => {
     }
     assert.ok(document.paths['/health'].get.responses['503'], '/health documents 503');
     assert.ok(document.paths['/health/ready'].get.responses['503'], 'ready documents 503');
+    for (const path of ['/tasks/events', '/tasks/{task_id}/events']) {
+      const { responses } = document.paths[path].get;
+      for (const status of ['400', '401', '403', '429', '503']) {
+        assert.ok(responses[status], `${path} documents ${status}`);
+      }
+    }
   });
 
   it('documents what the endpoints really answer', async () => {

@@ -6,6 +6,8 @@ import { before, describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { EnvironmentVariables } from '../../src/config/environment-variables.js';
 import { environmentVariableNames } from '../support/environment-variable-names.js';
+import { resolveSseOptions } from '../../src/sse/sse-options.js';
+import { nginxDirectives } from '../support/nginx.js';
 import { useGateway } from '../support/use-gateway.js';
 
 // Paths are relative to the repository root, where the tests run.
@@ -244,6 +246,26 @@ describe('deploy/k8s manifests', () => {
     }
   });
 
+  it('routes /tasks/ to the service and keeps Server-Sent Events unbuffered and open', () => {
+    const ingress = only<
+      Manifest & {
+        spec: { rules: Array<{ http: { paths: Array<{ path: string; pathType: string }> } }> };
+      }
+    >(manifests, 'Ingress');
+    const paths = ingress.spec.rules.flatMap((rule) => rule.http.paths);
+    assert.ok(
+      paths.some((path) => path.path === '/tasks/' && path.pathType === 'Prefix'),
+      'the Ingress routes /tasks/',
+    );
+    const annotations = ingress.metadata.annotations ?? {};
+    assert.equal(annotations['nginx.ingress.kubernetes.io/proxy-buffering'], 'off');
+    const heartbeatSeconds =
+      Number(configMap.data?.SSE_HEARTBEAT_MS ?? resolveSseOptions().heartbeatMs) / 1000;
+    assert.ok(
+      Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']) >= 2 * heartbeatSeconds,
+    );
+  });
+
   it('lets disruptions and autoscaling keep pods serving', () => {
     const pdb = only<
       Manifest & {
@@ -402,5 +424,28 @@ describe('Dockerfile and docker-compose.yml', () => {
     assert.match(text, new RegExp(`http://websocket:${new EnvironmentVariables().PORT}\\b`));
     assert.match(text, /location = \/ws/);
     assert.match(text, /proxy_set_header Upgrade \$http_upgrade/);
+  });
+
+  it('passes /tasks/ (Server-Sent Events) through nginx unbuffered, uncached and long-lived', () => {
+    const text = readFileSync(resolve('deploy/nginx/nginx.conf'), 'utf8');
+    const location = nginxDirectives(text, 'location /tasks/');
+    assert.deepEqual(location.get('proxy_pass'), [['$gateway']]);
+    assert.deepEqual(location.get('proxy_buffering'), [['off']]);
+    assert.deepEqual(location.get('proxy_cache'), [['off']]);
+    assert.deepEqual(location.get('gzip'), [['off']]);
+    assert.deepEqual(
+      location.get('proxy_set_header')?.find(([name]) => name === 'Connection'),
+      ['Connection', '""'],
+    );
+    // Upstream keep-alive needs HTTP/1.1, set for the whole server.
+    assert.deepEqual(nginxDirectives(text, 'server').get('proxy_http_version'), [['1.1']]);
+    const heartbeatSeconds = resolveSseOptions().heartbeatMs / 1000;
+    for (const timeout of ['proxy_read_timeout', 'proxy_send_timeout']) {
+      const [[value]] = location.get(timeout) ?? [['0']];
+      const seconds = value.endsWith('h')
+        ? Number(value.slice(0, -1)) * 3600
+        : Number(value.replace(/s$/, ''));
+      assert.ok(seconds >= 2 * heartbeatSeconds, `${timeout} ${value}`);
+    }
   });
 });

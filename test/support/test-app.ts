@@ -15,6 +15,7 @@ import { TaskStatusGatewayModule } from '../../src/inbound/task-status-gateway.m
 import { TaskStatusMetricsModule } from '../../src/metrics/task-status-metrics.module.js';
 import { RedisSubscriberService } from '../../src/outbound/redis-subscriber.service.js';
 import { RedisSubscriptionStatus } from '../../src/redis/redis-subscription-status.js';
+import { TaskStatusSseModule } from '../../src/sse/task-status-sse.module.js';
 import { TaskStatusStatsModule } from '../../src/stats/task-status-stats.module.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -60,6 +61,10 @@ export interface TestAppOptions {
   handshakeTimeoutMs?: number;
   shutdownTimeoutMs?: number;
   drainWindowMs?: number;
+  sseHeartbeatMs?: number;
+  sseRetryMs?: number;
+  sseRetryJitterMs?: number;
+  ssePaddingBytes?: number;
   statsMaxTasks?: number;
   clusterHeartbeatIntervalMs?: number;
   /** Import TaskStatusMetricsModule. Default true. */
@@ -127,6 +132,13 @@ export function gatewayOptionsOf(options: TestAppOptions): GatewayOptions {
 export function featureModules(options: TestAppOptions): Array<DynamicModule | Type> {
   return [
     TaskStatusGatewayModule.forRoot(gatewayOptionsOf(options)),
+    TaskStatusSseModule.forRoot({
+      // Heartbeats off unless a test asks, as for WebSocket.
+      heartbeatMs: options.sseHeartbeatMs ?? 0,
+      retryMs: options.sseRetryMs,
+      retryJitterMs: options.sseRetryJitterMs,
+      paddingBytes: options.ssePaddingBytes,
+    }),
     TaskStatusHealthModule,
     TaskStatusStatsModule.forRoot({ maxTasks: options.statsMaxTasks }),
     TaskStatusClusterModule.forRoot({ heartbeatIntervalMs: options.clusterHeartbeatIntervalMs }),
