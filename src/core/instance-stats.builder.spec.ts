@@ -41,7 +41,17 @@ function build(pubsubMode: 'channel' | 'sharded' = 'channel') {
     shardChannels,
     open,
   );
-  return { builder, registry, counters, admission, status, rateLimits, limits, shardChannels, open };
+  return {
+    builder,
+    registry,
+    counters,
+    admission,
+    status,
+    rateLimits,
+    limits,
+    shardChannels,
+    open,
+  };
 }
 
 /** Three tasks watched by 3, 2 and 1 connections. */

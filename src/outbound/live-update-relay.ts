@@ -132,7 +132,9 @@ export class LiveUpdateRelay {
    */
   recipientsOf(
     update: TaskUpdate,
-    subscribers: ReadonlySet<TaskSubscriber> | undefined = this.registry.subscribersOf(update.taskId),
+    subscribers: ReadonlySet<TaskSubscriber> | undefined = this.registry.subscribersOf(
+      update.taskId,
+    ),
   ): ReadonlySet<TaskSubscriber> | undefined {
     const group = update.data.group;
     if (typeof group !== 'string') return subscribers;
@@ -150,7 +152,11 @@ export class LiveUpdateRelay {
    * of another task comes, when it reaches MAX_RUN_BYTES, or at the end of this event-loop turn
    * (a microtask: before any other I/O is handled). Returns the number of subscribers it goes to.
    */
-  deliverLive(update: TaskUpdate, subscribers: ReadonlySet<TaskSubscriber>, resynced = false): number {
+  deliverLive(
+    update: TaskUpdate,
+    subscribers: ReadonlySet<TaskSubscriber>,
+    resynced = false,
+  ): number {
     const verdict = this.tracker.judge(update.taskId, update.data);
     if (verdict !== 'deliver') {
       this.counters.superseded[verdict] += 1;

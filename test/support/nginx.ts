@@ -38,22 +38,30 @@ export function nginxDirectives(config: string, header: string): Map<string, str
 
 /**
  * deploy/nginx/nginx.conf adapted to run as a test's own process: on a loopback port, in front
- * of one gateway (an address, so no resolver), with logs, pid and temp files in a temp folder.
+ * of one gateway (an address, so no resolver; the `$gateway` map's default), with logs, pid and
+ * temp files in a temp folder. Throws when the config no longer has what it adapts.
  */
 export function localNginxConfig(config: string, port: number, gatewayUrl: string, dir: string) {
-  return config
-    .replace(/^\s*resolver[^;]*;/gm, '')
-    .replace(/access_log [^;]*;/, `access_log ${join(dir, 'access.log')};`)
-    .replace(/error_log [^;]*;/, `error_log ${join(dir, 'error.log')} warn;`)
-    .replace(/worker_processes [^;]*;/, 'worker_processes 1;')
-    .replace(/listen 80;/, `listen 127.0.0.1:${port};`)
-    .replace(/set \$gateway [^;]*;/, `set $gateway ${gatewayUrl};`)
-    .replace(
-      /http \{/,
-      `http {\n    ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-        .map((kind) => `${kind}_temp_path ${join(dir, kind)};`)
-        .join('\n    ')}`,
-    );
+  for (const expected of [/listen 80;/, /default\s+http:\/\/websocket:8001;/]) {
+    if (!expected.test(config)) throw new Error(`deploy/nginx/nginx.conf lacks ${expected}`);
+  }
+  return (
+    config
+      .replace(/^\s*resolver[^;]*;/gm, '')
+      .replace(/access_log [^;]*;/, `access_log ${join(dir, 'access.log')};`)
+      .replace(/error_log [^;]*;/, `error_log ${join(dir, 'error.log')} warn;`)
+      .replace(/worker_processes [^;]*;/, 'worker_processes 1;')
+      .replace(/listen 80;/, `listen 127.0.0.1:${port};`)
+      // The second port serves the compose `cluster` profile's gateways: not this test's.
+      .replace(/^\s*listen 81;\n/m, '')
+      .replace(/default\s+http:\/\/websocket:8001;/, `default ${gatewayUrl};`)
+      .replace(
+        /http \{/,
+        `http {\n    ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+          .map((kind) => `${kind}_temp_path ${join(dir, kind)};`)
+          .join('\n    ')}`,
+      )
+  );
 }
 
 /** An nginx of the test's own, stopped by stop(); only this process is ever signalled. */
