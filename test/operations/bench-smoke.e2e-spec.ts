@@ -584,3 +584,83 @@ describe('S7 in smoke mode (npm run bench -- --smoke --targets gateway --scenari
     assert.match(readFileSync(join(resultsDir, chart), 'utf8'), /^<svg[^>]*>/);
   });
 });
+
+describe('the price of each default in smoke mode (npm run bench:defaults -- --smoke)', () => {
+  const VARIANTS = ['shipped-defaults', 'metrics-off'];
+  let resultsDir: string;
+  let output: string;
+  let summary: {
+    results: Array<{
+      variant: { name: string; env: string };
+      rssPerConnectionKiB?: number;
+      cpuMicrosPerFrame?: number;
+      complete: boolean;
+      record: string;
+    }>;
+  };
+
+  before(
+    async () => {
+      resultsDir = mkdtempSync(join(tmpdir(), 'bench-defaults-'));
+      await buildBench();
+      output = await run(
+        [
+          join('bench', 'dist', 'src', 'price-defaults.js'),
+          '--smoke',
+          '--variants',
+          VARIANTS.join(','),
+          '--results-dir',
+          resultsDir,
+        ],
+        RUN_TIMEOUT_MS,
+      );
+      const json = readdirSync(resultsDir).find((file) => file.endsWith('-price-of-defaults.json'));
+      assert.ok(json, `no summary in ${readdirSync(resultsDir).join(', ')}`);
+      summary = JSON.parse(readFileSync(join(resultsDir, json), 'utf8')) as typeof summary;
+    },
+    { timeout: BUILD_TIMEOUT_MS + RUN_TIMEOUT_MS + 10_000 },
+  );
+
+  after(() => {
+    if (resultsDir) rmSync(resultsDir, { recursive: true, force: true });
+  });
+
+  it('measured S1 and S2 for each variant, nothing lost', () => {
+    assert.deepEqual(
+      summary.results.map((r) => r.variant.name),
+      ['shipped defaults', 'metrics off'],
+    );
+    for (const result of summary.results) {
+      assert.equal(result.complete, true, result.variant.name);
+      assert.ok(Number.isFinite(result.rssPerConnectionKiB), result.variant.name);
+      assert.ok(Number.isFinite(result.cpuMicrosPerFrame), result.variant.name);
+    }
+  });
+
+  it("started each variant's gateway with exactly its settings on top of the bench's", () => {
+    for (const result of summary.results) {
+      const variantRun = JSON.parse(
+        readFileSync(join(resultsDir, result.record), 'utf8'),
+      ) as SmokeRecord;
+      const configuration = variantRun.targets.find((t) => t.name === 'gateway')?.configuration;
+      assert.ok(configuration, result.variant.name);
+      assert.equal(configuration.benchGatewayEnv ?? '', result.variant.env);
+      if (result.variant.env === '') {
+        assert.equal(configuration.env.METRICS_ENABLED, undefined);
+      } else {
+        assert.equal(configuration.env.METRICS_ENABLED, 'false');
+      }
+      assert.deepEqual([...new Set(variantRun.cells.map((c) => c.scenario))].sort(), ['S1', 'S2']);
+    }
+  });
+
+  it('printed and wrote the table, and left the docs alone in smoke mode', () => {
+    const markdown = readdirSync(resultsDir).find((file) => file.endsWith('-price-of-defaults.md'));
+    assert.ok(markdown);
+    const text = readFileSync(join(resultsDir, markdown), 'utf8');
+    assert.match(text, /\| shipped defaults \| \(none\) \|/);
+    assert.match(text, /\| metrics off \| `METRICS_ENABLED=false` \|/);
+    assert.match(output, /\| metrics off \|/);
+    assert.doesNotMatch(output, /rewrote the defaults section/);
+  });
+});
