@@ -1,12 +1,11 @@
 /**
  * What the client needs of an EventSource: the browser's `EventSource` and the `eventsource`
  * package's (Node) both fit. Listeners are added with `addEventListener` because the gateway
- * names its events (`subscribed`, `status_update`, `error`); the parameter is typed `never`
- * because implementations type their events differently.
+ * names its events (`subscribed`, `status_update`, `error`).
  */
 export interface EventSourceLike {
   readonly readyState: number;
-  addEventListener(type: string, listener: (event: never) => void): void;
+  addEventListener(type: string, listener: (event: StreamEventLike) => void): void;
   close(): void;
 }
 

@@ -17,9 +17,9 @@ export class FakeEventSource implements EventSourceLike {
     return new URL(this.url).searchParams;
   }
 
-  addEventListener(type: string, listener: (event: never) => void): void {
+  addEventListener(type: string, listener: (event: StreamEventLike) => void): void {
     const list = this.listeners.get(type) ?? [];
-    list.push(listener as (event: StreamEventLike) => void);
+    list.push(listener);
     this.listeners.set(type, list);
   }
 
