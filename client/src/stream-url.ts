@@ -19,22 +19,30 @@ export function streamUrlFor(webSocketUrl: string): string | undefined {
   return url.toString();
 }
 
+/** What one stream asks for. */
+export interface StreamRequest {
+  taskIds: Iterable<string>;
+  groupIds: Iterable<string>;
+  /** Event ids (`<task_id>:<position>`) of the states held, sent as `last_event_id`. */
+  lastEventIds: readonly string[];
+}
+
 /**
- * One stream request: the base URL with a `task_id` per task, `last_event_id` naming the last
- * event id seen of each task that has one (the gateway then sends those tasks only a newer
- * state), and `token` when one is given (an EventSource cannot set an Authorization header).
+ * One stream request: the base URL with a `task_id` per task and a `group` per group,
+ * `last_event_id` naming the last event id seen of tasks (the gateway then sends those tasks only
+ * a newer state), and `token` when one is given (an EventSource cannot set an Authorization
+ * header).
  */
 export function streamRequestUrl(
   base: string,
-  taskIds: Iterable<string>,
-  lastEventIds: readonly string[],
+  { taskIds, groupIds, lastEventIds }: StreamRequest,
   token: string | undefined,
 ): string {
   const url = parseUrl(base);
   const query = url.searchParams;
-  query.delete('task_id');
+  for (const name of ['task_id', 'group', 'last_event_id']) query.delete(name);
   for (const taskId of taskIds) query.append('task_id', taskId);
-  query.delete('last_event_id');
+  for (const groupId of groupIds) query.append('group', groupId);
   if (lastEventIds.length > 0) query.set('last_event_id', lastEventIds.join(','));
   if (token !== undefined) query.set('token', token);
   return url.toString();

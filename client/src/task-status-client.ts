@@ -13,6 +13,7 @@ import {
   type Timers,
 } from './host.js';
 import {
+  GROUP_ID_PATTERN,
   TASK_ID_PATTERN,
   type ClientMessage,
   type ErrorCode,
@@ -119,6 +120,8 @@ export interface TaskStatusClientEvents {
   snapshot: [update: TaskUpdate];
   /** The gateway confirmed a subscription (after every (re)connect). */
   subscribed: [taskId: string];
+  /** The gateway confirmed a group subscription (after every (re)connect). */
+  group_subscribed: [groupId: string];
   /** An `{"type":"error"}` frame from the gateway; the connection stays open. */
   error: [error: ErrorMessage];
   /** The connection state changed, or another reconnect was scheduled. */
@@ -156,6 +159,8 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
 ]);
 
 const NORMAL_CLOSURE = 1000;
+/** Resume positions sent when a stream (re)opens: the most recently updated tasks'. */
+const MAX_RESUME_IDS = 200;
 const noop = (): void => undefined;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -200,6 +205,7 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
   private readonly now: () => number;
 
   private readonly tasks = new Set<string>();
+  private readonly groups = new Set<string>();
   private readonly states = new Map<string, { update: TaskUpdate; order: UpdateOrder }>();
   private currentState: ConnectionState = 'closed';
   private currentTransport: Transport;
@@ -210,7 +216,10 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
   private reopenQueued = false;
   /** The last event id of each task's accepted state, sent back when a stream (re)opens. */
   private readonly lastEventIds = new Map<string, string>();
-  /** Tasks whose `subscribed` was emitted since the stream last (re)connected after a failure. */
+  /**
+   * Tasks (`t:<id>`) and groups (`g:<id>`) whose `subscribed` was emitted since the stream last
+   * (re)connected after a failure.
+   */
   private readonly confirmed = new Set<string>();
   /** Until when 'auto' goes straight to SSE (0: WebSocket first). */
   private sseUntil = 0;
@@ -311,6 +320,11 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
     return [...this.tasks];
   }
 
+  /** The groups this client is subscribed to, connected or not. */
+  groupSubscriptions(): string[] {
+    return [...this.groups];
+  }
+
   /** The latest accepted state of a subscribed task (the same object until a newer one arrives). */
   latest(taskId: string): TaskUpdate | undefined {
     return this.states.get(taskId)?.update;
@@ -345,8 +359,43 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
     if (!this.tasks.delete(taskId)) return;
     this.states.delete(taskId);
     this.lastEventIds.delete(taskId);
-    this.confirmed.delete(taskId);
+    this.confirmed.delete(`t:${taskId}`);
     this.sendIfOpen({ type: 'unsubscribe', task_id: taskId });
+    this.queueReopen();
+  }
+
+  /**
+   * Subscribes to a group: every task whose updates name it in `group` (see docs/protocol.md,
+   * Groups), with snapshots of its recent tasks. Like `subscribe`: kept across reconnects,
+   * idempotent, a TypeError for an id the gateway would refuse. Over SSE it needs a gateway that
+   * accepts `?group=` on /tasks/events.
+   */
+  subscribeGroup(groupId: string): void {
+    if (typeof groupId !== 'string' || !GROUP_ID_PATTERN.test(groupId)) {
+      throw new TypeError(
+        `Invalid group id ${JSON.stringify(groupId)}: 1-128 characters from [A-Za-z0-9_.:-]`,
+      );
+    }
+    if (this.groups.has(groupId)) return;
+    this.groups.add(groupId);
+    this.sendIfOpen({ type: 'subscribe', group: groupId });
+    this.queueReopen();
+  }
+
+  /**
+   * Unsubscribes from a group and forgets the states of its tasks that are not subscribed on
+   * their own. Harmless for a group not subscribed.
+   */
+  unsubscribeGroup(groupId: string): void {
+    if (!this.groups.delete(groupId)) return;
+    for (const [taskId, { update }] of this.states) {
+      if (!this.tasks.has(taskId) && update.data.group === groupId) {
+        this.states.delete(taskId);
+        this.lastEventIds.delete(taskId);
+      }
+    }
+    this.confirmed.delete(`g:${groupId}`);
+    this.sendIfOpen({ type: 'unsubscribe', group: groupId });
     this.queueReopen();
   }
 
@@ -470,6 +519,7 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
     // A listener may have closed the client or changed subscriptions in the meantime.
     if (socket !== this.socket) return;
     for (const taskId of this.tasks) this.send(socket, { type: 'subscribe', task_id: taskId });
+    for (const groupId of this.groups) this.send(socket, { type: 'subscribe', group: groupId });
     this.schedulePing(socket);
   }
 
@@ -520,12 +570,12 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
   }
 
   /**
-   * Opens an event stream for the tasks held, naming the last event id of each so that the
-   * gateway sends only what is newer. Without tasks there is nothing to ask for: the client is
-   * open without a stream until a subscription comes.
+   * Opens an event stream for the tasks and groups held, naming the last event id of each task
+   * so that the gateway sends only what is newer. Without subscriptions there is nothing to ask
+   * for: the client is open without a stream until one comes.
    */
   private openStream(): void {
-    if (this.tasks.size === 0) {
+    if (this.tasks.size === 0 && this.groups.size === 0) {
       this.streamIdle = true;
       if (this.currentState !== 'open') {
         this.failures = 0;
@@ -533,10 +583,14 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
       }
       return;
     }
-    const ids = [...this.tasks].flatMap((taskId) => this.lastEventIds.get(taskId) ?? []);
+    const ids = [...this.lastEventIds.values()].slice(-MAX_RESUME_IDS);
     let source: EventSourceLike;
     try {
-      const url = streamRequestUrl(this.endpoint('sse'), this.tasks, ids, this.sseToken?.());
+      const url = streamRequestUrl(
+        this.endpoint('sse'),
+        { taskIds: this.tasks, groupIds: this.groups, lastEventIds: ids },
+        this.sseToken?.(),
+      );
       source = new (this.EventSourceImpl as EventSourceConstructor)(url);
     } catch (error) {
       this.scheduleReconnect(`cannot connect: ${(error as Error).message}`);
@@ -575,6 +629,8 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
     const update = this.onMessage(source, event.data);
     const id = event.lastEventId;
     if (update && typeof id === 'string' && id.startsWith(`${update.taskId}:`)) {
+      // Most recently updated last: those are the ones sent when there are too many.
+      this.lastEventIds.delete(update.taskId);
       this.lastEventIds.set(update.taskId, id);
     }
   }
@@ -659,13 +715,7 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
         }
         break;
       case 'subscribed':
-        if (typeof taskId !== 'string' || !this.tasks.has(taskId)) break;
-        // A stream opened again for another task confirms the tasks held once more.
-        if (connection === this.source) {
-          if (this.confirmed.has(taskId)) break;
-          this.confirmed.add(taskId);
-        }
-        this.emit('subscribed', taskId);
+        this.onSubscribed(connection, taskId, message.group);
         break;
       case 'error':
         if (typeof message.code === 'string' && ERROR_CODES.has(message.code)) {
@@ -678,13 +728,34 @@ export class TaskStatusClient extends TypedEmitter<TaskStatusClientEvents> {
     return undefined;
   }
 
+  private onSubscribed(
+    connection: WebSocketLike | EventSourceLike,
+    taskId: unknown,
+    groupId: unknown,
+  ): void {
+    const isTask = typeof taskId === 'string' && this.tasks.has(taskId);
+    const isGroup = typeof groupId === 'string' && this.groups.has(groupId);
+    if (!isTask && !isGroup) return;
+    // A stream opened again for another subscription confirms those held once more.
+    if (connection === this.source) {
+      const key = isTask ? `t:${taskId}` : `g:${groupId as string}`;
+      if (this.confirmed.has(key)) return;
+      this.confirmed.add(key);
+    }
+    if (isTask) this.emit('subscribed', taskId);
+    else this.emit('group_subscribed', groupId as string);
+  }
+
   private onStatusUpdate(
     taskId: string,
     data: TaskStatusData,
     snapshot: boolean,
   ): TaskUpdate | undefined {
-    // An update in flight when the task was unsubscribed.
-    if (!this.tasks.has(taskId)) return undefined;
+    // An update in flight when the task (or its group) was unsubscribed.
+    const group = data.group;
+    if (!this.tasks.has(taskId) && !(typeof group === 'string' && this.groups.has(group))) {
+      return undefined;
+    }
     let state = this.states.get(taskId);
     if (state?.order.isOlder(data)) return undefined;
     const update: TaskUpdate = { taskId, data, snapshot };

@@ -406,16 +406,86 @@ describe('TaskStatusClient over Server-Sent Events', () => {
       assert.equal(streamUrlFor('not a url'), undefined);
     });
 
-    it('builds a request with task ids, resume positions and a token', () => {
+    it('builds a request with task ids, groups, resume positions and a token', () => {
       assert.equal(
         streamRequestUrl(
-          'http://h/tasks/events?token=old',
-          ['a', 'b:c'],
-          ['a:v1', 'b:c:t5'],
+          'http://h/tasks/events?token=old&group=stale',
+          { taskIds: ['a', 'b:c'], groupIds: ['org-42'], lastEventIds: ['a:v1', 'b:c:t5'] },
           'new',
         ),
-        'http://h/tasks/events?token=new&task_id=a&task_id=b%3Ac&last_event_id=a%3Av1%2Cb%3Ac%3At5',
+        'http://h/tasks/events?token=new&task_id=a&task_id=b%3Ac&group=org-42&last_event_id=a%3Av1%2Cb%3Ac%3At5',
       );
+    });
+  });
+
+  describe('groups', () => {
+    const groupUpdate = (taskId: string, version: number, group = 'org-42') =>
+      update(taskId, { status: 'processing', version, group });
+
+    it('subscribes over WebSocket, delivers the tasks of the group, and forgets them on unsubscribe', () => {
+      const client = createClient({ transport: 'websocket' });
+      client.subscribe('own-task');
+      client.subscribeGroup('org-42');
+      client.subscribeGroup('org-42'); // idempotent
+      const confirmed = record(client, 'group_subscribed');
+      const updates = record(client, 'status_update');
+      client.connect();
+      const socket = lastSocket();
+      socket.open();
+      assert.deepEqual(socket.sent, [
+        { type: 'subscribe', task_id: 'own-task' },
+        { type: 'subscribe', group: 'org-42' },
+      ]);
+      const deliver = (message: unknown) =>
+        (socket.onmessage as unknown as (event: { data: string }) => void)({
+          data: JSON.stringify(message),
+        });
+      deliver({ type: 'subscribed', group: 'org-42', message: 'Successfully subscribed' });
+      deliver(groupUpdate('task-7', 1));
+      deliver(update('other', { status: 'queued', group: 'org-9' })); // not a group held
+
+      assert.deepEqual(confirmed, [['org-42']]);
+      assert.deepEqual(
+        updates.map(([u]) => u.taskId),
+        ['task-7'],
+      );
+      assert.deepEqual(client.groupSubscriptions(), ['org-42']);
+
+      client.unsubscribeGroup('org-42');
+      deliver(groupUpdate('task-7', 2)); // in flight
+      assert.deepEqual(socket.sent.at(-1), { type: 'unsubscribe', group: 'org-42' });
+      assert.equal(client.latest('task-7'), undefined);
+      assert.equal(updates.length, 1);
+      assert.throws(() => client.subscribeGroup('no spaces'), /Invalid group id "no spaces"/);
+    });
+
+    it('asks for groups with ?group= over SSE, resuming their tasks, confirmed once', async () => {
+      const client = createClient({ transport: 'sse' });
+      client.subscribeGroup('org-42');
+      const confirmed = record(client, 'group_subscribed');
+      client.connect();
+      const first = lastSource();
+      assert.deepEqual(first.query.getAll('group'), ['org-42']);
+      assert.deepEqual(first.query.getAll('task_id'), []);
+      first.open();
+      first.event('subscribed', { type: 'subscribed', group: 'org-42' });
+      first.event('status_update', groupUpdate('task-7', 3), 'task-7:v3');
+
+      client.subscribe('task-1');
+      await settle();
+      const second = lastSource();
+      assert.ok(first.closed);
+      assert.deepEqual(second.query.getAll('task_id'), ['task-1']);
+      assert.deepEqual(second.query.getAll('group'), ['org-42']);
+      assert.equal(second.query.get('last_event_id'), 'task-7:v3');
+      second.open();
+      second.event('subscribed', { type: 'subscribed', group: 'org-42' });
+      assert.deepEqual(confirmed, [['org-42']]);
+
+      client.unsubscribeGroup('org-42');
+      await settle();
+      assert.deepEqual(lastSource().query.getAll('group'), []);
+      assert.equal(lastSource().query.get('last_event_id'), null);
     });
   });
 
