@@ -173,6 +173,19 @@ describe('TaskStatusClient over Server-Sent Events', () => {
       assert.equal(client.state, 'closed');
     });
 
+    it('opens no stream after close(), even for changes made just before it', async () => {
+      const client = createClient({ transport: 'sse' });
+      client.subscribe('task-1');
+      client.connect();
+      lastSource().open();
+      client.subscribe('task-2');
+      await client.close();
+      await settle();
+      assert.equal(sources.length, 1);
+      assert.ok(lastSource().closed);
+      assert.deepEqual(timers.pending(), [], 'no timer left behind');
+    });
+
     it("reports the gateway's error events and keeps the stream", () => {
       const client = createClient({ transport: 'sse' });
       client.subscribe('task-2');
@@ -304,6 +317,18 @@ describe('TaskStatusClient over Server-Sent Events', () => {
       lastSocket().open();
       assert.deepEqual(lastSocket().sent, [{ type: 'subscribe', task_id: 'task-1' }]);
       assert.deepEqual(transports, ['sse', 'websocket']);
+    });
+
+    it('falls back to SSE when the WebSocket does not open within connectTimeoutMs', () => {
+      const client = createClient({ connectTimeoutMs: 2_000 });
+      client.subscribe('task-1');
+      client.connect();
+      const socket = lastSocket();
+      timers.advance(2_000);
+      assert.equal(socket.readyState, 3, 'the hanging WebSocket was dropped');
+      assert.equal(client.transport, 'sse');
+      lastSource().open();
+      assert.equal(client.state, 'open');
     });
 
     it('keeps the WebSocket when it opens, and never creates an EventSource', () => {
