@@ -39,12 +39,27 @@ const cards = new Map();
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 $('#ws-url').textContent = wsUrl;
 
+// ?transport=websocket|sse forces one; the default, auto, falls back to Server-Sent Events when
+// a WebSocket cannot open (a proxy that refuses upgrades).
+const TRANSPORTS = ['auto', 'websocket', 'sse'];
+const askedTransport = new URLSearchParams(location.search).get('transport') ?? 'auto';
+const transportOption = TRANSPORTS.includes(askedTransport) ? askedTransport : 'auto';
+const transportText = $('#transport');
+const transportPicker = $('#transport-picker');
+transportPicker.value = transportOption;
+transportPicker.addEventListener('change', () => {
+  const url = new URL(location.href);
+  if (transportPicker.value === 'auto') url.searchParams.delete('transport');
+  else url.searchParams.set('transport', transportPicker.value);
+  location.assign(url);
+});
+
 let client;
 let TASK_ID_PATTERN;
 try {
   const typedClient = await import('/client/index.js');
   TASK_ID_PATTERN = typedClient.TASK_ID_PATTERN;
-  client = new typedClient.TaskStatusClient({ url: wsUrl });
+  client = new typedClient.TaskStatusClient({ url: wsUrl, transport: transportOption });
 } catch (error) {
   showConnection('closed', 'Client not available');
   say(
@@ -53,6 +68,17 @@ try {
     'error',
   );
   throw error;
+}
+
+function showTransport(transport) {
+  transportText.textContent = transport === 'sse' ? 'Server-Sent Events' : 'WebSocket';
+  transportText.dataset.transport = transport;
+  $('#ws-url').textContent = transport === 'sse' ? '/tasks/events' : wsUrl;
+}
+showTransport(client.transport);
+client.on('transport', showTransport);
+if (askedTransport !== transportOption) {
+  say(`Unknown transport ${JSON.stringify(askedTransport)}: use auto, websocket or sse.`, 'error');
 }
 
 client.on('state', ({ state, delayMs, reason }) => {

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_MISSING, launchChromium } from '../support/chromium.js';
 import { AppProcess } from '../support/app-process.js';
-import { getJson } from '../support/gateway-stats.js';
+import { getJson, getStats } from '../support/gateway-stats.js';
 import { useGateway } from '../support/use-gateway.js';
 
 const WAIT = { timeout: 5_000 };
@@ -123,6 +123,41 @@ describe('the demo page', { skip: CHROMIUM_MISSING }, () => {
       /width: 100%/,
     );
     assert.equal(await text(page, '#task-count'), '1');
+  });
+
+  it('runs on Server-Sent Events with ?transport=sse and shows the transport in use', async () => {
+    await publishUpdate(fixture.publisher, {
+      task_id: 'sse-page-1',
+      status: 'queued',
+      progress: 0,
+      message: 'Waiting for a worker',
+    });
+    const page = await openPage(`${fixture.httpUrl}/?transport=sse&task=sse-page-1`);
+    assert.equal(await text(page, '#transport'), 'Server-Sent Events');
+    assert.equal(await page.getAttribute('#transport', 'data-transport'), 'sse');
+    assert.equal(await page.inputValue('#transport-picker'), 'sse');
+    assert.equal(await text(page, '#ws-url'), '/tasks/events');
+    // The stored state arrives as the stream's snapshot.
+    await page.waitForSelector(`${card('sse-page-1')} .snapshot:not([hidden])`, WAIT);
+    assert.equal(await text(page, `${card('sse-page-1')} .task-status`), 'queued');
+
+    await publishUpdate(fixture.publisher, {
+      task_id: 'sse-page-1',
+      status: 'processing',
+      progress: 60,
+      message: 'Over the stream',
+    });
+    await page.waitForSelector(`${card('sse-page-1')} .bar[aria-valuenow="60"]`, WAIT);
+    assert.equal(await text(page, `${card('sse-page-1')} .task-message`), 'Over the stream');
+    const stats = await getStats(fixture.httpUrl);
+    assert.equal(stats.transports.sse.connections, 1);
+    assert.equal(stats.transports.websocket.connections, 0);
+  });
+
+  it('shows WebSocket as the transport of the default page', async () => {
+    const page = await openPage();
+    assert.equal(await text(page, '#transport'), 'WebSocket');
+    assert.equal(await page.inputValue('#transport-picker'), 'auto');
   });
 
   it('shows tasks in every state, from the address and the stored snapshots', async () => {
