@@ -57,7 +57,7 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     // periodic slot refresh notices a moved slot even when no sunsubscribe push or MOVED came.
     this.connection =
       options.clusterNodes.length > 0
-        ? connectionFactory.createCluster(options.clusterNodes, 'subscriber', {
+        ? connectionFactory.createCluster(options.clusterNodes, options.url, 'subscriber', {
             shardedSubscribers: true,
             ...(options.clusterSlotsRefreshMs > 0
               ? { slotsRefreshInterval: options.clusterSlotsRefreshMs }
