@@ -133,6 +133,7 @@ describe('InstanceStatsBuilder', () => {
           not_an_object: 0,
           missing_task_id: 0,
           invalid_task_id: 0,
+          wrong_channel: 0,
         },
         superseded: { stale: 1, after_terminal: 0, snapshot: 0 },
       },
