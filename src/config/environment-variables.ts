@@ -101,8 +101,8 @@ export class EnvironmentVariables {
 
   /**
    * Seed nodes of a Redis Cluster, `host:port,host:port,...` (any few; the rest are discovered).
-   * Set: the gateway uses ioredis' Cluster client and ignores REDIS_URL; needs
-   * REDIS_PUBSUB_MODE=sharded.
+   * Set: the gateway uses ioredis' Cluster client and takes only the username, password and
+   * rediss:// (TLS) of REDIS_URL, for every node; needs REDIS_PUBSUB_MODE=sharded.
    */
   @Transform(parseList)
   @IsArray()

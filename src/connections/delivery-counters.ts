@@ -3,6 +3,8 @@ export const DROP_REASONS = [
   'not_an_object',
   'missing_task_id',
   'invalid_task_id',
+  // Sharded mode: a task's shard channel carried another task's update.
+  'wrong_channel',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -30,6 +32,7 @@ export class DeliveryCounters {
     not_an_object: 0,
     missing_task_id: 0,
     invalid_task_id: 0,
+    wrong_channel: 0,
   };
   /** Updates not delivered because a newer (or terminal) state was already delivered. */
   readonly superseded = { stale: 0, after_terminal: 0, snapshot: 0 };

@@ -14,14 +14,14 @@ import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptio
 import { resolveRedisOptions } from '../redis/redis-options.js';
 import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 
-function build(pubsubMode: 'channel' | 'sharded' = 'channel') {
+function build(pubsubMode: 'channel' | 'sharded' = 'channel', clusterNodes: string[] = []) {
   const registry = new ConnectionRegistry<WebSocket>();
   const counters = new DeliveryCounters();
   const admission = new ConnectionAdmission();
   const status = new RedisSubscriptionStatus();
   const rateLimits = new RateLimitCounters();
   const limits = new ReportedLimits();
-  const redisOptions = resolveRedisOptions({ channel: 'updates', pubsubMode });
+  const redisOptions = resolveRedisOptions({ channel: 'updates', pubsubMode, clusterNodes });
   const shardChannels = new ShardChannelSubscriptions(
     new TaskChannelLayout(redisOptions),
     registry,
@@ -116,6 +116,7 @@ describe('InstanceStatsBuilder', () => {
         channel: 'updates',
         pubsub_mode: 'channel',
         shard_channels: null,
+        nodes: null,
         resubscriptions: 0,
         data_path: 'ok',
         canary_round_trip_ms: 12,
@@ -132,6 +133,7 @@ describe('InstanceStatsBuilder', () => {
           not_an_object: 0,
           missing_task_id: 0,
           invalid_task_id: 0,
+          wrong_channel: 0,
         },
         superseded: { stale: 1, after_terminal: 0, snapshot: 0 },
       },
@@ -175,6 +177,34 @@ describe('InstanceStatsBuilder', () => {
       sunsubscribe_commands: 0,
     });
     assert.ok(shardChannels.counts.ssubscribeCommands >= 2);
+  });
+
+  it('reports each primary of a Redis Cluster as /health does, in host:port order', () => {
+    // Arrange
+    const { builder, status } = build('sharded', ['127.0.0.1:7001']);
+    const before = builder.report(0).redis.nodes;
+    status.setNodes(['127.0.0.1:7002', '127.0.0.1:7001', '127.0.0.1:7003']);
+    status.markNode('127.0.0.1:7001', 'subscribed');
+    status.recordNodeCanary('127.0.0.1:7001', 3);
+    status.markNode('127.0.0.1:7002', 'down');
+    status.markNodeStalled('127.0.0.1:7002');
+    status.markNode('127.0.0.1:7003', 'idle');
+
+    // Act
+    const nodes = builder.report(0).redis.nodes;
+
+    // Assert
+    assert.deepEqual(before, {});
+    assert.deepEqual(Object.keys(nodes ?? {}), [
+      '127.0.0.1:7001',
+      '127.0.0.1:7002',
+      '127.0.0.1:7003',
+    ]);
+    assert.deepEqual(nodes, {
+      '127.0.0.1:7001': { state: 'subscribed', data_path: 'ok', canary_round_trip_ms: 3 },
+      '127.0.0.1:7002': { state: 'down', data_path: 'stalled', canary_round_trip_ms: null },
+      '127.0.0.1:7003': { state: 'idle', data_path: 'ok', canary_round_trip_ms: null },
+    });
   });
 
   it('counts group subscriptions apart from the task ones', () => {

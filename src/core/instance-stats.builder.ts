@@ -8,7 +8,12 @@ import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import type { TaskSubscriber } from '../outbound/event-stream-subscriber.js';
 import { OpenConnections } from '../connections/open-connections.js';
-import type { InstanceStats, InstanceStatsReport, ShardChannelStats } from './instance-stats.js';
+import type {
+  InstanceStats,
+  InstanceStatsReport,
+  RedisNodeStats,
+  ShardChannelStats,
+} from './instance-stats.js';
 import { ReportedLimits } from './reported-limits.js';
 import { INSTANCE_ID } from './task-status-core.module-definition.js';
 
@@ -63,6 +68,7 @@ export class InstanceStatsBuilder {
         channel: this.redisOptions.channel,
         pubsub_mode: this.redisOptions.pubsubMode,
         shard_channels: this.shardChannelStats(),
+        nodes: this.nodeStats(),
         resubscriptions: redisStatus.resubscriptions,
         data_path: redisStatus.dataPathHealthy ? 'ok' : 'stalled',
         canary_round_trip_ms: redisStatus.canaryRoundTripMs ?? null,
@@ -125,6 +131,22 @@ export class InstanceStatsBuilder {
       ssubscribe_commands: shards.counts.ssubscribeCommands,
       sunsubscribe_commands: shards.counts.sunsubscribeCommands,
     };
+  }
+
+  /** The primaries in `host:port` order, as /health lists them; `{}` on a cluster not yet read. */
+  private nodeStats(): Record<string, RedisNodeStats> | null {
+    if (this.redisOptions.clusterNodes.length === 0) return null;
+    const nodes: Record<string, RedisNodeStats> = {};
+    for (const [node, status] of [...this.redisStatus.nodes].sort(([a], [b]) =>
+      a.localeCompare(b),
+    )) {
+      nodes[node] = {
+        state: status.state,
+        data_path: status.dataPathHealthy ? 'ok' : 'stalled',
+        canary_round_trip_ms: status.canaryRoundTripMs ?? null,
+      };
+    }
+    return nodes;
   }
 }
 

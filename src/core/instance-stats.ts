@@ -1,6 +1,6 @@
 import type { DeliveryCounters, DropReason } from '../connections/delivery-counters.js';
 import type { RefusalReason } from '../connections/connection-admission.js';
-import type { RedisLinkState } from '../redis/redis-subscription-status.js';
+import type { RedisLinkState, RedisNodeState } from '../redis/redis-subscription-status.js';
 import type { PubSubMode } from '@task-status/client/sharded-layout';
 import type { Transport } from '../connections/open-connections.js';
 
@@ -14,6 +14,15 @@ export interface ShardChannelStats {
   ssubscribe_commands: number;
   /** SUNSUBSCRIBE commands sent since the start (one per partition and batch). */
   sunsubscribe_commands: number;
+}
+
+/** One Redis Cluster primary as the subscriber sees it (as in /health's `checks.redis.nodes`). */
+export interface RedisNodeStats {
+  state: RedisNodeState;
+  /** `stalled` while this primary's canary is overdue. */
+  data_path: 'ok' | 'stalled';
+  /** The last canary's round trip through this primary; `null` before the first. */
+  canary_round_trip_ms: number | null;
 }
 
 /** One transport's share of the connections and of `frames_delivered`. */
@@ -42,6 +51,8 @@ export interface InstanceStatsReport {
     pubsub_mode: PubSubMode;
     /** The per-task shard channels, in `sharded` mode; `null` in `channel` mode. */
     shard_channels: ShardChannelStats | null;
+    /** On a Redis Cluster, each primary by `host:port`; `null` on a single Redis. */
+    nodes: Record<string, RedisNodeStats> | null;
     resubscriptions: number;
     data_path: 'ok' | 'stalled';
     canary_round_trip_ms: number | null;

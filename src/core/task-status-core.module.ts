@@ -121,6 +121,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
           redis.clusterNodes.length > 0
             ? factory.createCluster(
                 redis.clusterNodes,
+                redis.url,
                 'commands',
                 { enableOfflineQueue: false },
                 { maxRetriesPerRequest: 1 },

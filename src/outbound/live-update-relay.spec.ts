@@ -83,7 +83,7 @@ function setUp() {
     {} as DataPathCanary,
     new GroupTaskIndex(),
   );
-  return { delivery, counters, guard };
+  return { delivery, counters, guard, registry };
 }
 
 const update = (taskId: string, seq: number, status = 'processing') => ({
@@ -268,6 +268,29 @@ describe('LiveUpdateRelay', () => {
     assert.equal(counters.framesDelivered, 0);
     assert.equal(counters.framesCoalesced, 1);
     assert.equal(counters.framesDropped, 2, 't:2 and u:1 were held when it closed');
+  });
+
+  it("drops and counts a shard channel's message of another task, peeked or parsed", async () => {
+    // Arrange: one socket watches both tasks, so a misrouted update would reach it.
+    const { delivery, counters, registry } = setUp();
+    const socket = new RecordingSocket();
+    registry.subscribe(socket as unknown as ws.WebSocket, 'a');
+    registry.subscribe(socket as unknown as ws.WebSocket, 'b');
+    const canonical = Buffer.from('{"task_id":"b","status":"processing","seq":1}');
+    const reordered = Buffer.from('{"status":"processing","seq":2,"task_id":"b"}');
+
+    // Act
+    delivery.relay(canonical, 'a');
+    delivery.relay(reordered, 'a');
+    delivery.relay(Buffer.from('{"task_id":"b","status":"processing","seq":3}'), 'b');
+    delivery.relay(Buffer.from('{"task_id":"b","status":"processing","seq":4}'));
+    await endOfTurn();
+
+    // Assert
+    assert.equal(counters.dropped.wrong_channel, 2);
+    assert.equal(counters.messagesReceived, 4);
+    assert.equal(counters.updatesRouted, 2);
+    assert.deepEqual(socket.seqs(), [['b:3', 'b:4']]);
   });
 
   it('flushLive writes the pending run at once', () => {

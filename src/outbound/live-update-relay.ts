@@ -65,11 +65,20 @@ export class LiveUpdateRelay {
     private readonly groupTasks: GroupTaskIndex,
   ) {}
 
-  /** Handles one raw message from the channel. */
-  relay(raw: Buffer): void {
+  /**
+   * Handles one raw message from the channel. `channelTaskId`: the task a shard channel names
+   * (sharded mode); a message of another task on it is dropped, or a publisher could reach a
+   * task's watchers through any channel subscribed here.
+   */
+  relay(raw: Buffer, channelTaskId?: string): void {
     const counters = this.counters;
     // Most messages on a shared channel are for tasks watched elsewhere: drop those before parsing.
     const peeked = peekTaskId(raw);
+    if (channelTaskId !== undefined && peeked !== undefined && peeked !== channelTaskId) {
+      counters.messagesReceived += 1;
+      this.drop('wrong_channel', raw.toString());
+      return;
+    }
     if (
       peeked !== undefined &&
       !this.registry.subscribersOf(peeked) &&
@@ -88,6 +97,11 @@ export class LiveUpdateRelay {
     if (typeof update === 'string') {
       counters.messagesReceived += 1;
       this.drop(update, payload);
+      return;
+    }
+    if (channelTaskId !== undefined && update.taskId !== channelTaskId) {
+      counters.messagesReceived += 1;
+      this.drop('wrong_channel', payload);
       return;
     }
     const subscribers = this.registry.subscribersOf(update.taskId);

@@ -13,6 +13,7 @@ import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { ClusterTopologyWatcher } from './cluster-topology-watcher.js';
 import { DataPathCanary } from './data-path-canary.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
+import { shardChannelTaskId } from './shard-channel-task.js';
 import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
@@ -57,7 +58,7 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     // periodic slot refresh notices a moved slot even when no sunsubscribe push or MOVED came.
     this.connection =
       options.clusterNodes.length > 0
-        ? connectionFactory.createCluster(options.clusterNodes, 'subscriber', {
+        ? connectionFactory.createCluster(options.clusterNodes, options.url, 'subscriber', {
             shardedSubscribers: true,
             ...(options.clusterSlotsRefreshMs > 0
               ? { slotsRefreshInterval: options.clusterSlotsRefreshMs }
@@ -75,10 +76,16 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     this.connection.on('error', (error: Error) => this.status.recordError(error));
     // Buffers: ioredis decodes a message to a string only for 'message' listeners, and most
     // messages are dropped by their task id before they need one.
-    this.connection.on(
-      this.shardChannels.enabled ? 'smessageBuffer' : 'messageBuffer',
-      (_channel: Buffer, payload: Buffer) => this.relay.relay(payload),
-    );
+    // A task's shard channel must carry that task's updates only (a group's names no task).
+    if (this.shardChannels.enabled) {
+      this.connection.on('smessageBuffer', (channel: Buffer, payload: Buffer) =>
+        this.relay.relay(payload, shardChannelTaskId(channel)),
+      );
+    } else {
+      this.connection.on('messageBuffer', (_channel: Buffer, payload: Buffer) =>
+        this.relay.relay(payload),
+      );
+    }
     this.canary.events.on('stalled', () => this.resubscribe());
     // Not awaited: starting while Redis is unreachable is allowed; ioredis keeps retrying.
     this.connection.connect().catch(() => undefined);

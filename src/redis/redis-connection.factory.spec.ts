@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseClusterNode, reconnectDelay } from './redis-connection.factory.js';
+import {
+  parseClusterNode,
+  reconnectDelay,
+  RedisConnectionFactory,
+} from './redis-connection.factory.js';
 
 const ATTEMPTS = Array.from({ length: 40 }, (_, index) => index);
 
@@ -79,5 +83,48 @@ describe('parseClusterNode', () => {
     for (const node of ['redis-0', ':7000', 'redis-0:0', 'redis-0:65536', 'redis-0:x']) {
       assert.throws(() => parseClusterNode(node), /Not a host:port/, node);
     }
+  });
+});
+
+describe('RedisConnectionFactory.createCluster', () => {
+  it("gives every node connection REDIS_URL's credentials and TLS, not its host or db", () => {
+    // Arrange: lazyConnect, so nothing is dialled.
+    const factory = new RedisConnectionFactory();
+
+    // Act
+    const cluster = factory.createCluster(
+      ['127.0.0.1:7000'],
+      'rediss://gateway:s3cret@elsewhere.example:6380/4',
+      'subscriber',
+      { shardedSubscribers: true },
+      { maxRetriesPerRequest: 1 },
+    );
+
+    // Assert: redisOptions are what ioredis gives each node and each sharded subscriber.
+    const nodeOptions = cluster.options.redisOptions ?? {};
+    assert.equal(nodeOptions.username, 'gateway');
+    assert.equal(nodeOptions.password, 's3cret');
+    assert.deepEqual(nodeOptions.tls, {});
+    assert.equal(nodeOptions.maxRetriesPerRequest, 1);
+    assert.equal('host' in nodeOptions, false);
+    assert.equal(nodeOptions.db, undefined);
+    assert.equal(cluster.options.shardedSubscribers, true);
+    cluster.disconnect();
+  });
+
+  it('adds nothing for a URL without credentials over redis://', () => {
+    // Act
+    const cluster = new RedisConnectionFactory().createCluster(
+      ['127.0.0.1:7000'],
+      'redis://localhost:6379/0',
+      'commands',
+    );
+
+    // Assert
+    const nodeOptions = cluster.options.redisOptions ?? {};
+    assert.equal(nodeOptions.password, undefined);
+    assert.equal(nodeOptions.username, undefined);
+    assert.equal(nodeOptions.tls, undefined);
+    cluster.disconnect();
   });
 });

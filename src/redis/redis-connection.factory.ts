@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ThrottledLogger } from '../logging/throttled-logger.js';
+import { clusterNodeCredentials } from './cluster-node-credentials.js';
+import { redisErrorMessage } from './redis-error-message.js';
 
 const MAX_RECONNECT_DELAY_MS = 5_000;
 
@@ -49,10 +51,13 @@ export class RedisConnectionFactory {
 
   /**
    * A Cluster client on the seed `nodes` (`host:port`); it discovers the others. `redisOptions`
-   * apply to its connection to each node.
+   * apply to its connection to each node (ioredis passes them to the sharded subscribers too),
+   * and so do the username, password and TLS of `url` (REDIS_URL): its host, port and db are not
+   * used.
    */
   createCluster(
     nodes: readonly string[],
+    url: string,
     role: string,
     overrides: Omit<ClusterOptions, 'redisOptions'> = {},
     redisOptions: ClusterOptions['redisOptions'] = {},
@@ -64,6 +69,7 @@ export class RedisConnectionFactory {
         connectionName: `task-status-gateway:${role}`,
         maxRetriesPerRequest: null,
         connectTimeout: 5_000,
+        ...clusterNodeCredentials(url),
         ...redisOptions,
       },
       ...overrides,
@@ -78,7 +84,7 @@ export class RedisConnectionFactory {
 
   private listenForErrors(connection: RedisConnection, role: string): void {
     connection.on('error', (error: Error) => {
-      this.errors.warn(`${role} connection error: ${error.message}`);
+      this.errors.warn(`${role} connection error: ${redisErrorMessage(error)}`);
     });
   }
 }

@@ -20,8 +20,9 @@ export interface RedisOptions {
   partitions?: number;
   /**
    * Seed nodes (`host:port`) of a Redis Cluster. When given, both connections are ioredis
-   * `Cluster` clients (the subscriber with one sharded subscriber per primary) and `url` is not
-   * used; needs `pubsubMode: 'sharded'`. Default `[]`: a single Redis at `url`.
+   * `Cluster` clients (the subscriber with one sharded subscriber per primary) and of `url` only
+   * the username, password and `rediss://` (TLS) are used, for every node; needs
+   * `pubsubMode: 'sharded'`. Default `[]`: a single Redis at `url`.
    */
   clusterNodes?: string[];
   /**

@@ -1,3 +1,5 @@
+import { redisErrorMessage } from './redis-error-message.js';
+
 export type RedisLinkState = 'connecting' | 'subscribed' | 'disconnected' | 'closed';
 
 /**
@@ -132,7 +134,7 @@ export class RedisSubscriptionStatus {
   }
 
   recordError(error: Error): void {
-    this.error = error.message;
+    this.error = redisErrorMessage(error);
   }
 
   markDisconnected(): void {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { publishIn, type PubSubLayout } from '../support/pubsub-layout.js';
 import { RedisServer } from '../support/redis-server.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { WsTestClient } from '../support/ws-test-client.js';
 
-const CHANNEL = 'task_status_updates';
+const SHARDED: PubSubLayout = { pubsubMode: 'sharded', partitions: 64 };
 
 describe('permessage-deflate', () => {
   let redis: RedisServer;
@@ -25,8 +26,12 @@ describe('permessage-deflate', () => {
     await redis?.stop();
   });
 
-  async function updatesThrough(perMessageDeflate: boolean, taskId: string) {
-    const app = await startTestApp({ redisUrl: redis.url, perMessageDeflate });
+  async function updatesThrough(
+    perMessageDeflate: boolean,
+    taskId: string,
+    layout: PubSubLayout = {},
+  ) {
+    const app = await startTestApp({ redisUrl: redis.url, perMessageDeflate, ...layout });
     apps.push(app);
     const client = await WsTestClient.connect(app.wsUrl, { perMessageDeflate: true });
     clients.push(client);
@@ -34,7 +39,8 @@ describe('permessage-deflate', () => {
     // One round trip: the gateway reads them in few reads, so several share a run.
     const pipeline = publisher.pipeline();
     for (let seq = 0; seq < 50; seq += 1) {
-      pipeline.publish(CHANNEL, JSON.stringify({ task_id: taskId, status: 'processing', seq }));
+      const message = JSON.stringify({ task_id: taskId, status: 'processing', seq });
+      publishIn(pipeline, layout, taskId, message);
     }
     await pipeline.exec();
     const updates = await client.take(50, (m) => m.type === 'status_update', 5_000);
@@ -52,6 +58,16 @@ describe('permessage-deflate', () => {
 
   it('WS_PER_MESSAGE_DEFLATE / perMessageDeflate: negotiated, and every update arrives in order', async () => {
     const { client, seqs } = await updatesThrough(true, 'deflate-on');
+    assert.match(client.socket.extensions, /permessage-deflate/);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+  });
+
+  // The sharded subscriber hands the relay the same runs: one case of it is enough.
+  it('negotiated in sharded mode too: every update of the shard channel arrives in order', async () => {
+    const { client, seqs } = await updatesThrough(true, 'deflate-sharded', SHARDED);
     assert.match(client.socket.extensions, /permessage-deflate/);
     assert.deepEqual(
       seqs,

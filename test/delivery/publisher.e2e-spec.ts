@@ -6,30 +6,42 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { publishTaskStatus } from '../../client/src/publisher.js';
+import { publishTaskStatus, shardChannelOf, shardKeyOf } from '../../client/src/publisher.js';
 import { freePort, RedisServer } from '../support/redis-server.js';
 import { withTimeout } from '../support/with-timeout.js';
 
 const WAIT_MS = 5_000;
 const CLI_TIMEOUT_MS = 20_000;
 const CLI = resolve('scripts', 'publish-task-status.mjs');
+const PARTITIONS = 64;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** A second connection that records what is published on the channels it subscribed to. */
+/**
+ * A second connection that records what is published on the channels it subscribed to (PUBLISH),
+ * or on the shard channels it subscribed to (SPUBLISH).
+ */
 class ChannelWatcher {
   private readonly messages: { channel: string; message: string }[] = [];
   private readonly waiters = new Set<() => void>();
 
   private constructor(readonly connection: Redis) {
-    connection.on('message', (channel: string, message: string) => {
+    const record = (channel: string, message: string) => {
       this.messages.push({ channel, message });
       for (const wake of this.waiters) wake();
-    });
+    };
+    connection.on('message', record);
+    connection.on('smessage', record);
   }
 
   static async start(url: string, ...channels: string[]): Promise<ChannelWatcher> {
     const watcher = new ChannelWatcher(new Redis(url));
     await watcher.connection.subscribe(...channels);
+    return watcher;
+  }
+
+  static async startSharded(url: string, ...shardChannels: string[]): Promise<ChannelWatcher> {
+    const watcher = new ChannelWatcher(new Redis(url));
+    await watcher.connection.ssubscribe(...shardChannels);
     return watcher;
   }
 
@@ -167,44 +179,93 @@ describe('publisher helper and CLI', () => {
     });
 
     it('sends SET and PUBLISH inside one MULTI/EXEC', async () => {
-      const origin = new Redis(redis.url);
-      const monitor = await origin.monitor();
-      const commands: string[][] = [];
-      monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
-      try {
-        // MONITOR starts streaming asynchronously; a PING marks the point from which it does.
-        await withTimeout(
-          (async () => {
-            while (!commands.some((c) => c[0]?.toLowerCase() === 'ping')) await reader.ping();
-          })(),
-          WAIT_MS,
-          'MONITOR to stream',
-        );
-        commands.length = 0;
-        const { payload } = await publishTaskStatus(publisher, {
-          task_id: 'pub-3',
-          status: 'queued',
-        });
-        await withTimeout(
-          (async () => {
-            while (!commands.some((c) => c[0]?.toLowerCase() === 'exec')) await reader.ping();
-          })(),
-          WAIT_MS,
-          'EXEC in the MONITOR stream',
-        );
-        const transaction = commands
-          .filter((c) => c[0]?.toLowerCase() !== 'ping')
-          .map((c) => [c[0]?.toLowerCase(), ...c.slice(1)]);
-        assert.deepEqual(transaction, [
-          ['multi'],
-          ['set', 'task:status:pub-3', payload, 'EX', '3600'],
-          ['publish', 'task_status_updates', payload],
-          ['exec'],
-        ]);
-      } finally {
-        monitor.disconnect();
-        origin.disconnect();
-      }
+      let payload = '';
+      const transaction = await monitored(async () => {
+        ({ payload } = await publishTaskStatus(publisher, { task_id: 'pub-3', status: 'queued' }));
+      });
+      assert.deepEqual(transaction, [
+        ['multi'],
+        ['set', 'task:status:pub-3', payload, 'EX', '3600'],
+        ['publish', 'task_status_updates', payload],
+        ['exec'],
+      ]);
+    });
+  });
+
+  /** The commands `publish` sends, as MONITOR shows them (lower-cased names, PINGs left out). */
+  async function monitored(publish: () => Promise<unknown>): Promise<string[][]> {
+    const origin = new Redis(redis.url);
+    const monitor = await origin.monitor();
+    const commands: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    try {
+      // MONITOR starts streaming asynchronously; a PING marks the point from which it does.
+      await withTimeout(
+        (async () => {
+          while (!commands.some((c) => c[0]?.toLowerCase() === 'ping')) await reader.ping();
+        })(),
+        WAIT_MS,
+        'MONITOR to stream',
+      );
+      commands.length = 0;
+      await publish();
+      await withTimeout(
+        (async () => {
+          while (!commands.some((c) => c[0]?.toLowerCase() === 'exec')) await reader.ping();
+        })(),
+        WAIT_MS,
+        'EXEC in the MONITOR stream',
+      );
+      return commands
+        .filter((c) => c[0]?.toLowerCase() !== 'ping')
+        .map((c) => [c[0]?.toLowerCase(), ...c.slice(1)]);
+    } finally {
+      monitor.disconnect();
+      origin.disconnect();
+    }
+  }
+
+  // The sharded layout (REDIS_PUBSUB_MODE=sharded): the task's shard channel and partition key.
+  describe('publishTaskStatus in sharded mode', () => {
+    const SHARDED = { mode: 'sharded', partitions: PARTITIONS } as const;
+
+    it("sets the task's partition key with a TTL and SPUBLISHes the exact same JSON on its shard channel", async () => {
+      const channel = shardChannelOf('task_status_updates', 'spub-1', PARTITIONS);
+      const key = shardKeyOf('task:status:', 'spub-1', PARTITIONS);
+      const watcher = await ChannelWatcher.startSharded(redis.url, channel);
+      watchers.push(watcher);
+      const result = await publishTaskStatus(
+        publisher,
+        { task_id: 'spub-1', status: 'processing', progress: 40 },
+        { ...SHARDED, now: () => new Date('2030-01-02T03:04:05.678Z') },
+      );
+
+      const expected =
+        '{"task_id":"spub-1","status":"processing","progress":40,"updated_at":"2030-01-02T03:04:05.678Z"}';
+      assert.deepEqual(await watcher.message(0), { channel, message: expected });
+      assert.equal(await reader.get(key), expected);
+      const ttl = await reader.ttl(key);
+      assert.ok(ttl > 3590 && ttl <= 3600, `TTL ${ttl}`);
+      assert.deepEqual(result, { payload: expected, channel, key, receivers: 1 });
+      // Nothing of the classic layout.
+      assert.equal(await reader.exists('task:status:spub-1'), 0);
+    });
+
+    it('sends SET and SPUBLISH inside one MULTI/EXEC', async () => {
+      let payload = '';
+      const transaction = await monitored(async () => {
+        ({ payload } = await publishTaskStatus(
+          publisher,
+          { task_id: 'spub-2', status: 'queued' },
+          SHARDED,
+        ));
+      });
+      assert.deepEqual(transaction, [
+        ['multi'],
+        ['set', shardKeyOf('task:status:', 'spub-2', PARTITIONS), payload, 'EX', '3600'],
+        ['spublish', shardChannelOf('task_status_updates', 'spub-2', PARTITIONS), payload],
+        ['exec'],
+      ]);
     });
   });
 
@@ -262,6 +323,22 @@ describe('publisher helper and CLI', () => {
       );
       assert.equal(overridden.code, 0, overridden.stderr);
       assert.equal(await reader.get('real:env:cli-3'), (await watcher.message(1)).message);
+    });
+
+    it('warns in sharded mode when nothing is subscribed to the task’s shard channel', async () => {
+      const channel = shardChannelOf('task_status_updates', 'cli-7', PARTITIONS);
+      const result = await runCli(
+        ['cli-7', 'processing', '5'],
+        {
+          REDIS_URL: redis.url,
+          REDIS_PUBSUB_MODE: 'sharded',
+          REDIS_PARTITIONS: String(PARTITIONS),
+        },
+        workDir(),
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(result.stderr.includes(`nothing is subscribed to ${channel}`), result.stderr);
+      assert.notEqual(await reader.get(shardKeyOf('task:status:', 'cli-7', PARTITIONS)), null);
     });
 
     it('warns, still succeeding, when no gateway listens on the channel', async () => {

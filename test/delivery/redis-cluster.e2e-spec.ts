@@ -147,6 +147,39 @@ describe('sharded pub/sub on a 3-primary Redis Cluster', () => {
     }
   });
 
+  it('shows each primary in /ws/stats redis.nodes, as /health does', async () => {
+    const primaries = [...cluster.nodes].sort();
+    for (const app of [one, two]) {
+      // Every primary carries this instance's canary, so each is subscribed once its canary came back.
+      await waitUntil(
+        async () => {
+          const { nodes } = (await getStats(app.httpUrl)).redis;
+          return (
+            nodes !== null &&
+            Object.keys(nodes).join() === primaries.join() &&
+            Object.values(nodes).every(
+              (n) => n.state === 'subscribed' && n.canary_round_trip_ms !== null,
+            )
+          );
+        },
+        WAIT_MS,
+        `every primary subscribed in the stats of ${app.httpUrl}`,
+      );
+      const { nodes } = (await getStats(app.httpUrl)).redis;
+      const { body } = await getJson<{
+        checks: { redis: { nodes: Record<string, { state: string; dataPath: string }> } };
+      }>(`${app.httpUrl}/health`);
+      assert.deepEqual(
+        Object.fromEntries(
+          Object.entries(nodes ?? {}).map(([node, n]) => [node, [n.state, n.data_path]]),
+        ),
+        Object.fromEntries(
+          Object.entries(body.checks.redis.nodes).map(([node, n]) => [node, [n.state, n.dataPath]]),
+        ),
+      );
+    }
+  });
+
   it('subscribes, sends snapshots, relays live updates to the instance that watches each task only, and unsubscribes', async () => {
     const all = [...onOneTasks, ...onTwoTasks];
     for (const taskId of all) await publish(taskId, 1, 'queued');

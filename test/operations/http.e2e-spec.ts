@@ -105,6 +105,7 @@ describe('HTTP endpoints', () => {
         'invalid_task_id',
         'missing_task_id',
         'not_an_object',
+        'wrong_channel',
       ]);
       assert.equal(typeof stats.frames_delivered, 'number');
       assert.equal(stats.redis.status, 'connected');

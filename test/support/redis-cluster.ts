@@ -31,6 +31,11 @@ export interface RedisClusterOptions {
    * takes over. Default: Redis' own (15 s), which a busy machine never trips by accident.
    */
   nodeTimeoutMs?: number;
+  /**
+   * `requirepass` (and `masterauth`, so replicas sync) on every node; the support's own
+   * connections authenticate with it. Default: none.
+   */
+  password?: string;
 }
 
 /** One row of CLUSTER SLOTS: the range, its primary, then its replicas. */
@@ -46,6 +51,7 @@ export class RedisCluster {
   private constructor(
     private readonly members: ClusterNodeProcess[],
     private readonly nodeTimeoutMs: number | undefined,
+    private readonly password: string | undefined,
   ) {}
 
   /** The primaries as `host:port` (the seeds REDIS_CLUSTER_NODES takes), as started. */
@@ -71,16 +77,20 @@ export class RedisCluster {
     primaries = 3,
     replicasPerPrimary = 0,
     nodeTimeoutMs,
+    password,
   }: RedisClusterOptions = {}): Promise<RedisCluster> {
-    const cluster = new RedisCluster([], nodeTimeoutMs);
+    const cluster = new RedisCluster([], nodeTimeoutMs, password);
     try {
       for (let index = 0; index < primaries; index += 1) {
-        cluster.members.push(await startClusterNode(nodeTimeoutMs));
+        cluster.members.push(await startClusterNode(nodeTimeoutMs, password));
       }
       const primaryPorts = cluster.ports;
       for (const port of primaryPorts) {
         for (let index = 0; index < replicasPerPrimary; index += 1) {
-          cluster.members.push({ ...(await startClusterNode(nodeTimeoutMs)), replicaOf: port });
+          cluster.members.push({
+            ...(await startClusterNode(nodeTimeoutMs, password)),
+            replicaOf: port,
+          });
         }
       }
       await cluster.form();
@@ -125,7 +135,7 @@ export class RedisCluster {
     const sourcePort = await this.ownerOf(slot);
     if (sourcePort === targetPort) return;
     const ports = this.runningPorts();
-    const connections = new Map(ports.map((port) => [port, connect(port)]));
+    const connections = new Map(ports.map((port) => [port, connect(port, this.password)]));
     const on = (port: number): Redis => {
       const connection = connections.get(port);
       if (!connection) throw new Error(`Node ${port} is not running`);
@@ -151,6 +161,7 @@ export class RedisCluster {
           '',
           0,
           5_000,
+          ...(this.password === undefined ? [] : ['AUTH', this.password]),
           'KEYS',
           ...keys,
         );
@@ -213,6 +224,7 @@ export class RedisCluster {
       member.busPort,
       member.dir,
       this.nodeTimeoutMs,
+      this.password,
     );
     await this.waitForAgreement(
       `node ${port} back in the cluster`,
@@ -233,7 +245,7 @@ export class RedisCluster {
   }
 
   private async withNode<T>(port: number, use: (connection: Redis) => Promise<T>): Promise<T> {
-    const connection = connect(port);
+    const connection = connect(port, this.password);
     try {
       return await use(connection);
     } finally {
@@ -249,7 +261,7 @@ export class RedisCluster {
     mustInclude: number[] = [],
   ): Promise<void> {
     const ports = [...new Set([...this.runningPorts(), ...mustInclude])];
-    const connections = ports.map((port) => connect(port));
+    const connections = ports.map((port) => connect(port, this.password));
     try {
       await waitUntil(
         async () => {
@@ -274,7 +286,9 @@ export class RedisCluster {
    * replicas, and waits for agreement (and for each replica's link to its primary).
    */
   private async form(): Promise<void> {
-    const connections = new Map(this.members.map((member) => [member.port, connect(member.port)]));
+    const connections = new Map(
+      this.members.map((member) => [member.port, connect(member.port, this.password)]),
+    );
     const primaries = this.members.filter((member) => member.replicaOf === undefined);
     const replicas = this.members.filter((member) => member.replicaOf !== undefined);
     const on = (port: number): Redis => connections.get(port) as Redis;
@@ -336,8 +350,9 @@ interface ClusterView {
   owners: Array<{ from: number; to: number; port: number }>;
 }
 
-function connect(port: number): Redis {
+function connect(port: number, password: string | undefined): Redis {
   const connection = new Redis(port, '127.0.0.1', {
+    password,
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
   });
@@ -367,8 +382,10 @@ function spawnClusterNode(
   busPort: number,
   dir: string,
   nodeTimeoutMs: number | undefined,
+  password: string | undefined,
 ): Promise<ChildProcess> {
   return spawnRedisServer(port, [
+    ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password]),
     '--cluster-enabled',
     'yes',
     '--cluster-port',
@@ -384,13 +401,16 @@ function spawnClusterNode(
   ]);
 }
 
-async function startClusterNode(nodeTimeoutMs: number | undefined): Promise<ClusterNodeProcess> {
+async function startClusterNode(
+  nodeTimeoutMs: number | undefined,
+  password: string | undefined,
+): Promise<ClusterNodeProcess> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const [port, busPort] = [await freePort(), await freePort()];
     const dir = await mkdtemp(join(tmpdir(), 'gateway-cluster-'));
     try {
-      const child = await spawnClusterNode(port, busPort, dir, nodeTimeoutMs);
+      const child = await spawnClusterNode(port, busPort, dir, nodeTimeoutMs, password);
       return { port, busPort, dir, process: child, replicaOf: undefined };
     } catch (error) {
       lastError = error; // Most likely a port was taken in between; pick others.

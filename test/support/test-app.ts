@@ -28,7 +28,7 @@ export interface TestAppOptions {
   channel?: string;
   pubsubMode?: 'channel' | 'sharded';
   partitions?: number;
-  /** host:port seeds of a Redis Cluster (redisUrl is then not used). */
+  /** host:port seeds of a Redis Cluster (then only the credentials and TLS of redisUrl are used). */
   clusterNodes?: string[];
   unsubscribeGraceMs?: number;
   clusterSlotsRefreshMs?: number;
