@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { TaskStatusData } from '@task-status/client/protocol';
 import { WebSocket } from 'ws';
-import type { TaskSubscriber } from './event-stream-subscriber.js';
+import { EventStreamSubscriber, type TaskSubscriber } from './event-stream-subscriber.js';
 import {
   ConnectionRegistry,
   type GroupSubscribeResult,
@@ -8,7 +9,9 @@ import {
 import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 import { GroupTaskIndex } from './group-task-index.js';
+import { isNewer } from './is-newer.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
+import { encodeStatusEvent, eventIdOf } from './sse-event.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
@@ -54,9 +57,15 @@ export class GroupSubscriptions {
    * Sends the latest stored state of the group's tasks (at most groupSnapshotMaxTasks, the most
    * recently published first), each as a `status_update` marked `snapshot: true`. Skipped per
    * task: no state, a state that names another group now, a task the connection holds on its own
-   * (it had that snapshot), one a live update reached meanwhile, one older than what was delivered.
+   * (it had that snapshot), one a live update reached meanwhile, one older than what was delivered,
+   * and one not newer than the state the client had seen (`seen`: a resumed event stream's
+   * positions, per task).
    */
-  async sendSnapshots(connection: TaskSubscriber, groupId: string): Promise<void> {
+  async sendSnapshots(
+    connection: TaskSubscriber,
+    groupId: string,
+    seen?: ReadonlyMap<string, TaskStatusData>,
+  ): Promise<void> {
     if (!this.snapshots.groupsEnabled) return;
     let taskIds: string[];
     let raws: Array<string | null>;
@@ -83,6 +92,8 @@ export class GroupSubscriptions {
         return;
       }
       if (update.data.group !== groupId) return;
+      const had = seen?.get(taskId);
+      if (had !== undefined && !isNewer(update.data, had)) return;
       if (this.tracker.seq(taskId) !== seqs[index]) {
         this.counters.superseded.snapshot += 1;
         return;
@@ -94,10 +105,13 @@ export class GroupSubscriptions {
       }
       this.groupTasks.note(groupId, taskId);
       this.tracker.recordSnapshot(taskId, update.data);
+      const json = serializeSnapshot(update);
       this.slowConsumers.send(
         connection,
         taskId,
-        Buffer.from(serializeSnapshot(update)),
+        connection instanceof EventStreamSubscriber
+          ? encodeStatusEvent(json, eventIdOf(taskId, update.data))
+          : Buffer.from(json),
         this.tracker.isTerminal(update.data.status),
       );
       this.counters.snapshotsDelivered += 1;

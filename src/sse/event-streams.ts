@@ -8,6 +8,7 @@ import {
 import {
   CloseCode,
   type ErrorMessage,
+  type GroupSubscribedMessage,
   type SubscribedMessage,
   type TaskStatusData,
 } from '@task-status/client/protocol';
@@ -28,6 +29,7 @@ import { OpenConnections } from '../connections/open-connections.js';
 import { ConnectionGate } from '../core/connection-gate.js';
 import { DELIVERY_OPTIONS, type ResolvedDeliveryOptions } from '../outbound/delivery-options.js';
 import type { TaskSubscriber } from '../outbound/event-stream-subscriber.js';
+import { GroupSubscriptions } from '../outbound/group-subscriptions.js';
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { InvalidStreamRequestError, parseEventStreamRequest } from './event-stream-request.js';
 import { SseConnection } from './sse-connection.js';
@@ -68,6 +70,7 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     private readonly verifier: JwtVerifier,
     private readonly sessions: ConnectionSessions<TaskSubscriber>,
     private readonly access: TaskAccessPolicy,
+    private readonly groups: GroupSubscriptions,
     // Times the heartbeats and the end of the shutdown; tests move it by hand.
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
@@ -105,7 +108,9 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
       if (request.socket.destroyed || response.destroyed) return;
       // In the tick that accepted: the stream counts against the limit from here on.
       const stream = this.start(request, response);
-      void this.subscribeAll(stream, asked.taskIds, asked.resume);
+      void this.subscribeAll(stream, asked.taskIds, asked.resume).then(() =>
+        this.subscribeGroups(stream, asked.groupIds, asked.resume),
+      );
     });
   }
 
@@ -190,10 +195,78 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * Then each group, as a WebSocket `subscribe` with `group` would: the `groups` claim, the
+   * limits (groups count in the subscription limit, and against the group limit), `subscribed`
+   * with `group` and the group's snapshots. A task of the group that the stream holds on its own
+   * had its snapshot already; a task named in Last-Event-ID gets its state only if newer.
+   */
+  private async subscribeGroups(
+    stream: SseConnection,
+    groupIds: readonly string[],
+    resume: ReadonlyMap<string, TaskStatusData>,
+  ): Promise<void> {
+    for (const groupId of groupIds) {
+      if (stream.readyState !== 1) return;
+      if (!this.groups.available) {
+        this.sendGroupError(
+          stream,
+          'invalid_message',
+          'Group subscriptions are not available in sharded pub/sub mode; ask for each task',
+          groupId,
+        );
+        continue;
+      }
+      if (this.verifier.enabled) {
+        const principal = this.sessions.principalOf(stream);
+        if (!principal || !(await this.mayWatchGroup(principal, groupId))) {
+          this.sendGroupError(stream, 'forbidden', 'This token does not allow that group', groupId);
+          continue;
+        }
+        if (stream.readyState !== 1) return;
+      }
+      const result = this.groups.subscribe(stream, groupId);
+      switch (result) {
+        case 'limit_reached':
+          this.sendGroupError(
+            stream,
+            'subscription_limit',
+            `A connection may hold at most ${this.limits.maxSubscriptionsPerConnection} subscriptions (tasks and groups); ask for fewer`,
+            groupId,
+          );
+          continue;
+        case 'group_limit_reached':
+          this.sendGroupError(
+            stream,
+            'subscription_limit',
+            this.limits.maxGroupsPerConnection === 0
+              ? 'This server allows no group subscriptions'
+              : `A connection may hold at most ${this.limits.maxGroupsPerConnection} group subscriptions; ask for fewer groups`,
+            groupId,
+          );
+          continue;
+        case 'unavailable':
+        case 'already_subscribed':
+          continue;
+        case 'subscribed':
+          break;
+      }
+      const subscribed = {
+        type: 'subscribed',
+        group: groupId,
+        message: 'Successfully subscribed',
+      } satisfies GroupSubscribedMessage;
+      stream.send(Buffer.from(`event: subscribed\ndata: ${JSON.stringify(subscribed)}\n\n`));
+      void this.groups.sendSnapshots(stream, groupId, resume);
+    }
+  }
+
   private release(stream: SseConnection): void {
     this.streams.delete(stream);
     this.sessions.close(stream);
+    const groups = [...this.registry.groupsOf(stream)];
     for (const taskId of this.registry.removeConnection(stream)) this.updates.forget(taskId);
+    this.groups.released(groups);
   }
 
   private sendError(
@@ -204,6 +277,27 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
   ): void {
     const error = { type: 'error', code, message, task_id: taskId } satisfies ErrorMessage;
     stream.send(Buffer.from(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
+  }
+
+  private sendGroupError(
+    stream: SseConnection,
+    code: ErrorMessage['code'],
+    message: string,
+    groupId: string,
+  ): void {
+    const error = { type: 'error', code, message, group: groupId } satisfies ErrorMessage;
+    stream.send(Buffer.from(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
+  }
+
+  /** The policy's verdict for a group; a policy without canSubscribeGroup, or one that throws, denies. */
+  private async mayWatchGroup(principal: Principal, groupId: string): Promise<boolean> {
+    if (!this.access.canSubscribeGroup) return false;
+    try {
+      return (await this.access.canSubscribeGroup(principal, groupId)) === true;
+    } catch (error) {
+      this.logger.warn(`TaskAccessPolicy failed for group ${groupId}; denied: ${String(error)}`);
+      return false;
+    }
   }
 
   /** The policy's verdict; a policy that throws denies (fail closed), as over WebSocket. */
