@@ -7,9 +7,9 @@ import {
   type GroupSubscribeResult,
 } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 import { GroupTaskIndex } from './group-task-index.js';
 import { isNewer } from './is-newer.js';
+import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
 import { encodeStatusEvent, eventIdOf } from './sse-event.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
@@ -17,13 +17,11 @@ import { TaskStateTracker } from './task-state-tracker.js';
 import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
 import { parseTaskUpdate, serializeSnapshot } from './task-update.parser.js';
 
-/** `unavailable`: the pub/sub mode has no group channel (sharded mode; docs/scaling.md). */
-export type GroupSubscriptionResult = GroupSubscribeResult | 'unavailable';
-
 /**
  * Subscriptions to a group (every task whose updates name it), for any transport: record one,
  * send the group's snapshots, end one, release a closed connection's. Authorization stays with
- * the transport, as for tasks. Live updates reach group subscribers through LiveUpdateRelay.
+ * the transport, as for tasks. Live updates reach group subscribers through LiveUpdateRelay; in
+ * sharded mode from the group's shard channel too, held while the group is watched here.
  */
 @Injectable()
 export class GroupSubscriptions {
@@ -37,20 +35,30 @@ export class GroupSubscriptions {
     private readonly tracker: TaskStateTracker,
     private readonly slowConsumers: SlowConsumerGuard,
     private readonly groupTasks: GroupTaskIndex,
-    private readonly layout: TaskChannelLayout,
+    private readonly shardChannels: ShardChannelSubscriptions,
   ) {}
 
-  /** Group subscriptions need the one channel: in sharded mode updates carry no group channel yet. */
-  get available(): boolean {
-    return !this.layout.sharded;
+  /**
+   * Records the subscription. On `subscribed`, call subscribed() once the answer is written. In
+   * sharded mode, a transport that promises every later update (the WebSocket answer) holds
+   * the group's channel first: ShardChannelSubscriptions.reserveGroup().
+   */
+  subscribe(connection: TaskSubscriber, groupId: string): GroupSubscribeResult {
+    return this.registry.subscribeGroup(connection, groupId);
   }
 
   /**
-   * Records the subscription. On `subscribed`, call sendSnapshots once the answer is written.
+   * The subscription was just recorded: in sharded mode the group's channel is subscribed first
+   * (when this is its first watcher here), then the snapshots are sent, so that every state of
+   * its tasks is either in a snapshot or arrives live.
    */
-  subscribe(connection: TaskSubscriber, groupId: string): GroupSubscriptionResult {
-    if (!this.available) return 'unavailable';
-    return this.registry.subscribeGroup(connection, groupId);
+  async subscribed(
+    connection: TaskSubscriber,
+    groupId: string,
+    seen?: ReadonlyMap<string, TaskStatusData>,
+  ): Promise<void> {
+    await this.shardChannels.watchGroup(groupId);
+    await this.sendSnapshots(connection, groupId, seen);
   }
 
   /**
@@ -142,6 +150,7 @@ export class GroupSubscriptions {
   /** A subscriber of the group left; when it was the last one here, its tasks are forgotten. */
   private forget(groupId: string): void {
     if (this.registry.groupSubscribersOf(groupId)) return;
+    this.shardChannels.unwatchGroup(groupId);
     for (const taskId of this.groupTasks.forgetGroup(groupId)) {
       if (!this.registry.subscribersOf(taskId)) this.tracker.forget(taskId);
     }

@@ -65,8 +65,12 @@ export class LiveUpdateRelay {
     private readonly groupTasks: GroupTaskIndex,
   ) {}
 
-  /** Handles one raw message from the channel. */
-  relay(raw: Buffer): void {
+  /**
+   * Handles one raw message from the channel. `copy`, in sharded mode: the kind of shard channel
+   * it came on. An update naming a group is published on both (the task's and the group's), and
+   * an instance that holds both gets it twice, in no common order: the second copy is dropped.
+   */
+  relay(raw: Buffer, copy?: 'task' | 'group'): void {
     const counters = this.counters;
     // Most messages on a shared channel are for tasks watched elsewhere: drop those before parsing.
     const peeked = peekTaskId(raw);
@@ -105,7 +109,12 @@ export class LiveUpdateRelay {
       return;
     }
     counters.updatesRouted += 1;
-    const delivered = this.deliverLive(update, recipients);
+    const delivered = this.deliverLive(
+      update,
+      recipients,
+      false,
+      copy !== undefined && typeof update.data.group === 'string',
+    );
     if (timed) {
       const seconds = (performance.now() - arrivedAt) / 1000;
       this.events.emit('delivered', update.taskId, delivered, seconds);
@@ -156,6 +165,7 @@ export class LiveUpdateRelay {
     update: TaskUpdate,
     subscribers: ReadonlySet<TaskSubscriber>,
     resynced = false,
+    twoCopies = false,
   ): number {
     const verdict = this.tracker.judge(update.taskId, update.data);
     if (verdict !== 'deliver') {
@@ -168,7 +178,11 @@ export class LiveUpdateRelay {
       this.counters.superseded.stale += 1;
       return 0;
     }
-    this.tracker.recordLive(update.taskId, update.data, serialized, resynced);
+    if (twoCopies && this.tracker.isCopy(update.taskId, serialized)) {
+      this.counters.superseded.stale += 1;
+      return 0;
+    }
+    this.tracker.recordLive(update.taskId, update.data, serialized, resynced, twoCopies);
     let run = this.run;
     // Other recipients (a group's update after a task-only one) start a run of their own.
     if (

@@ -30,6 +30,7 @@ import { ConnectionGate } from '../core/connection-gate.js';
 import { DELIVERY_OPTIONS, type ResolvedDeliveryOptions } from '../outbound/delivery-options.js';
 import type { TaskSubscriber } from '../outbound/event-stream-subscriber.js';
 import { GroupSubscriptions } from '../outbound/group-subscriptions.js';
+import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { InvalidStreamRequestError, parseEventStreamRequest } from './event-stream-request.js';
 import { SseConnection } from './sse-connection.js';
@@ -71,6 +72,7 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     private readonly sessions: ConnectionSessions<TaskSubscriber>,
     private readonly access: TaskAccessPolicy,
     private readonly groups: GroupSubscriptions,
+    private readonly shardChannels: ShardChannelSubscriptions,
     // Times the heartbeats and the end of the shutdown; tests move it by hand.
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
@@ -174,7 +176,10 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
         // The policy may have taken a while: a stream that ended meanwhile is not registered.
         if (stream.readyState !== 1) return;
       }
-      const result = this.registry.subscribe(stream, taskId);
+      const result = await this.whenHeld(stream, taskId, false, () =>
+        this.registry.subscribe(stream, taskId),
+      );
+      if (result === undefined || stream.readyState !== 1) return;
       if (result === 'limit_reached') {
         this.sendError(
           stream,
@@ -208,15 +213,6 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
   ): Promise<void> {
     for (const groupId of groupIds) {
       if (stream.readyState !== 1) return;
-      if (!this.groups.available) {
-        this.sendGroupError(
-          stream,
-          'invalid_message',
-          'Group subscriptions are not available in sharded pub/sub mode; ask for each task',
-          groupId,
-        );
-        continue;
-      }
       if (this.verifier.enabled) {
         const principal = this.sessions.principalOf(stream);
         if (!principal || !(await this.mayWatchGroup(principal, groupId))) {
@@ -225,7 +221,10 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
         }
         if (stream.readyState !== 1) return;
       }
-      const result = this.groups.subscribe(stream, groupId);
+      const result = await this.whenHeld(stream, groupId, true, () =>
+        this.groups.subscribe(stream, groupId),
+      );
+      if (result === undefined || stream.readyState !== 1) return;
       switch (result) {
         case 'limit_reached':
           this.sendGroupError(
@@ -245,7 +244,6 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
             groupId,
           );
           continue;
-        case 'unavailable':
         case 'already_subscribed':
           continue;
         case 'subscribed':
@@ -257,7 +255,29 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
         message: 'Successfully subscribed',
       } satisfies GroupSubscribedMessage;
       stream.send(Buffer.from(`event: subscribed\ndata: ${JSON.stringify(subscribed)}\n\n`));
-      void this.groups.sendSnapshots(stream, groupId, resume);
+      void this.groups.subscribed(stream, groupId, resume);
+    }
+  }
+
+  /**
+   * Sharded mode: records the subscription once the task's (or group's) shard channel is held,
+   * as a WebSocket `subscribe` is answered, so that every update published after `subscribed`
+   * comes. Undefined when the stream ended meanwhile.
+   */
+  private async whenHeld<T>(
+    stream: SseConnection,
+    id: string,
+    group: boolean,
+    record: () => T,
+  ): Promise<T | undefined> {
+    if (!this.shardChannels.enabled) return record();
+    const channels = this.shardChannels;
+    try {
+      await (group ? channels.reserveGroup(id) : channels.reserve(id));
+      return stream.readyState === 1 ? record() : undefined;
+    } finally {
+      if (group) channels.releaseGroup(id);
+      else channels.release(id);
     }
   }
 

@@ -238,6 +238,10 @@ describe('groups over Server-Sent Events', () => {
   groupsOverSse('channel');
 });
 
+describe('groups over Server-Sent Events in sharded pub/sub mode', () => {
+  groupsOverSse('sharded');
+});
+
 describe('groups over Server-Sent Events with authentication', () => {
   const fixture = useGateway({
     settings: { auth: { jwtSecret: TEST_SECRET }, ssePaddingBytes: 0 },
