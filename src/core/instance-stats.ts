@@ -49,7 +49,7 @@ export interface InstanceStatsReport {
     channel: string;
     /** `REDIS_PUBSUB_MODE`. */
     pubsub_mode: PubSubMode;
-    /** The per-task shard channels, in `sharded` mode; `null` in `channel` mode. */
+    /** The per-task and per-group shard channels, in `sharded` mode; `null` in `channel` mode. */
     shard_channels: ShardChannelStats | null;
     /** On a Redis Cluster, each primary by `host:port`; `null` on a single Redis. */
     nodes: Record<string, RedisNodeStats> | null;

@@ -217,14 +217,7 @@ export class TaskStatusGateway
     client: WebSocket,
     group: string,
   ): GroupSubscribedMessage | Promise<GroupSubscribedMessage | undefined> {
-    if (!this.groups.available) {
-      throw new ProtocolErrorException(
-        'invalid_message',
-        'Group subscriptions are not available in sharded pub/sub mode; subscribe to each task',
-        { field: 'group', group },
-      );
-    }
-    if (!this.verifier.enabled) return this.registerGroup(client, group);
+    if (!this.verifier.enabled) return this.registerGroupWhenHeld(client, group);
     return this.subscribeGroupIfAllowed(client, group);
   }
 
@@ -239,7 +232,34 @@ export class TaskStatusGateway
       });
     }
     if (client.readyState !== client.OPEN || !this.sessions.principalOf(client)) return undefined;
-    return this.registerGroup(client, group);
+    return this.registerGroupWhenHeld(client, group);
+  }
+
+  /**
+   * Sharded mode: as for a task, the answer waits for the SSUBSCRIBE of the group's shard
+   * channel (its first watcher here), so that every update published after `subscribed` comes.
+   */
+  private registerGroupWhenHeld(
+    client: WebSocket,
+    group: string,
+  ): GroupSubscribedMessage | Promise<GroupSubscribedMessage | undefined> {
+    if (!this.shardChannels.enabled || this.registry.groupsOf(client).has(group)) {
+      return this.registerGroup(client, group);
+    }
+    return this.registerGroupOnceSubscribed(client, group);
+  }
+
+  private async registerGroupOnceSubscribed(
+    client: WebSocket,
+    group: string,
+  ): Promise<GroupSubscribedMessage | undefined> {
+    try {
+      await this.shardChannels.reserveGroup(group);
+      if (client.readyState !== client.OPEN) return undefined;
+      return this.registerGroup(client, group);
+    } finally {
+      this.shardChannels.releaseGroup(group);
+    }
   }
 
   private registerGroup(client: WebSocket, group: string): GroupSubscribedMessage {
@@ -259,19 +279,9 @@ export class TaskStatusGateway
             : `A connection may hold at most ${this.limits.maxGroupsPerConnection} group subscriptions; unsubscribe from a group first`,
           { group },
         );
-      case 'unavailable':
-        // Checked before the policy; kept for a transport that calls subscribe() directly.
-        throw new ProtocolErrorException(
-          'invalid_message',
-          'Group subscriptions are not available',
-          {
-            field: 'group',
-            group,
-          },
-        );
       case 'subscribed':
         // After this answer, as for a task: the snapshots need round trips to Redis.
-        void this.groups.sendSnapshots(client, group);
+        void this.groups.subscribed(client, group);
         break;
       case 'already_subscribed':
         break;

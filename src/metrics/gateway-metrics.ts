@@ -140,13 +140,13 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
     gauge(
       registers,
       'redis_shard_channels',
-      'Task shard channels subscribed in sharded mode, those in grace included (0 in channel mode).',
+      'Task and group shard channels subscribed in sharded mode, those in grace included (0 in channel mode).',
       () => stats().redis.shard_channels?.held ?? 0,
     );
     gauge(
       registers,
       'redis_shard_channels_in_grace',
-      'Task shard channels kept for REDIS_UNSUBSCRIBE_GRACE_MS after their last watcher here left.',
+      'Task and group shard channels kept for REDIS_UNSUBSCRIBE_GRACE_MS after their last watcher here left.',
       () => stats().redis.shard_channels?.in_grace ?? 0,
     );
     counter(

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { systemClock } from '../clock/clock.js';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
-import { CLUSTER_SLOTS, slotOfPartition } from '../redis/cluster-slot.js';
+import { CLUSTER_SLOTS, clusterSlotOf, slotOfPartition } from '../redis/cluster-slot.js';
 import type { RedisCommandClient } from '../redis/redis-command-client.js';
 import { resolveRedisOptions } from '../redis/redis-options.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
@@ -41,7 +41,7 @@ class FakeCluster extends EventEmitter implements ClusterTopologySource {
 
   ssubscribe(...channels: string[]): Promise<unknown> {
     this.commands.push(channels);
-    const slotOwner = this.slots[slotOfPartition(Number(/\{(\d+)\}/.exec(channels[0])?.[1]))][0];
+    const slotOwner = this.slots[clusterSlotOf(channels[0])][0];
     if (this.failOn.has(slotOwner)) return Promise.reject(new Error('Connection is closed.'));
     return Promise.resolve(channels.length);
   }
@@ -98,6 +98,15 @@ function setup({ canary = true } = {}) {
       return layout.channelOf(taskId);
     }
   };
+  /** Watches a group whose channel is in `{g<partition>}` and returns its channel. */
+  const watchGroup = (partition: number): string => {
+    for (let i = 0; ; i += 1) {
+      const groupId = `group-${partition}-${i}`;
+      if (layout.partitionOf(groupId) !== partition) continue;
+      registry.subscribeGroup({}, groupId);
+      return layout.groupChannelOf(groupId);
+    }
+  };
   /** What RedisSubscriberService does on 'ready'. */
   const connect = async (): Promise<void> => {
     watcher.attach(cluster);
@@ -112,6 +121,7 @@ function setup({ canary = true } = {}) {
     status,
     dataPathCanary,
     watch,
+    watchGroup,
     connect,
     resyncs: () => resyncs,
   };
@@ -168,6 +178,23 @@ describe('ClusterTopologyWatcher', () => {
     assert.deepEqual(cluster.commands, [[moving]]);
     assert.equal(resyncs(), 1);
     assert.equal(status.nodes.get(B)?.state, 'subscribed');
+  });
+
+  it('subscribes a watched group again when the slot of its own hash tag moves', async () => {
+    // Arrange: the group's `{g1}` slot is on A, like every slot not given to B.
+    const { cluster, watch, watchGroup, connect, resyncs } = setup({ canary: false });
+    const moving = watchGroup(1);
+    watch(1);
+    await connect();
+
+    // Act: `{g1}` moves to B; the task partition 1 (`{1}`) stays on A.
+    cluster.slots[clusterSlotOf('{g1}')] = [B];
+    cluster.emit('refresh');
+    await settle();
+
+    // Assert
+    assert.deepEqual(cluster.commands, [[moving]]);
+    assert.equal(resyncs(), 1);
   });
 
   it('re-aims the canary of a primary whose slots moved away, and subscribes the new one', async () => {

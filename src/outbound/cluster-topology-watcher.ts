@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { slotOfPartition } from '../redis/cluster-slot.js';
+import { clusterSlotOf, slotOfPartition } from '../redis/cluster-slot.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { canaryPartitions } from './canary-partitions.js';
@@ -240,7 +240,14 @@ export class ClusterTopologyWatcher implements OnApplicationShutdown {
   }
 
   private ownerOf(partition: number): string | undefined {
-    const slot = this.partitionSlots[partition];
+    const count = this.partitionSlots.length;
+    // Past the tasks' partitions: a group's, `partitions + p`, whose hash tag is `{g<p>}`.
+    const slot =
+      partition < count
+        ? this.partitionSlots[partition]
+        : partition < 2 * count
+          ? clusterSlotOf(`{g${partition - count}}`)
+          : undefined;
     return slot === undefined ? undefined : this.source?.slots[slot]?.[0];
   }
 

@@ -3,10 +3,9 @@ import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { resolveRedisOptions } from '../redis/redis-options.js';
-import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 import { GroupSubscriptions } from './group-subscriptions.js';
 import { GroupTaskIndex } from './group-task-index.js';
+import type { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import type { SlowConsumerGuard } from './slow-consumer-guard.js';
 import type { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { resolveTaskStateOptions } from './task-state-options.js';
@@ -36,7 +35,6 @@ const socket = () => ({ readyState: OPEN }) as unknown as WebSocket;
 function setUp({
   index = [] as string[],
   stored = new Map<string, string>(),
-  sharded = false,
   beforeStates = (): void => undefined,
 } = {}) {
   const registry = new ConnectionRegistry<WebSocket>();
@@ -45,6 +43,14 @@ function setUp({
   const guard = new RecordingGuard();
   const groupTasks = new GroupTaskIndex();
   const reads: Array<[string, number]> = [];
+  const channels: string[] = [];
+  const shardChannels = {
+    watchGroup: (groupId: string) => {
+      channels.push(`watch ${groupId}`);
+      return Promise.resolve();
+    },
+    unwatchGroup: (groupId: string) => channels.push(`unwatch ${groupId}`),
+  } as unknown as ShardChannelSubscriptions;
   const reader = {
     groupsEnabled: true,
     readGroup: (groupId: string, limit: number) => {
@@ -64,9 +70,9 @@ function setUp({
     tracker,
     guard as unknown as SlowConsumerGuard,
     groupTasks,
-    new TaskChannelLayout(resolveRedisOptions({ pubsubMode: sharded ? 'sharded' : 'channel' })),
+    shardChannels,
   );
-  return { registry, counters, tracker, guard, groupTasks, groups, reads };
+  return { registry, counters, tracker, guard, groupTasks, groups, reads, channels };
 }
 
 const state = (taskId: string, status: string, group = 'g') =>
@@ -195,11 +201,22 @@ describe('GroupSubscriptions', () => {
     assert.equal(groupTasks.size, 0);
   });
 
-  it('is unavailable in sharded mode', () => {
-    const { groups, registry } = setUp({ sharded: true });
+  it('holds the group channel from the first subscriber until the last one leaves', async () => {
+    // Arrange
+    const { groups, channels } = setUp();
+    const [first, second] = [socket(), socket()];
 
-    assert.equal(groups.available, false);
-    assert.equal(groups.subscribe(socket(), 'g'), 'unavailable');
-    assert.equal(registry.groupSubscriptionCount, 0);
+    // Act
+    groups.subscribe(first, 'g');
+    await groups.subscribed(first, 'g');
+    groups.subscribe(second, 'g');
+    await groups.subscribed(second, 'g');
+    groups.unsubscribe(first, 'g');
+    const whileWatched = [...channels];
+    groups.unsubscribe(second, 'g');
+
+    // Assert: watch() is idempotent (ShardChannelSubscriptions), unwatch only for the last one.
+    assert.deepEqual(whileWatched, ['watch g', 'watch g']);
+    assert.deepEqual(channels, ['watch g', 'watch g', 'unwatch g']);
   });
 });

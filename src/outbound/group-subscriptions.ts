@@ -1,26 +1,27 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { TaskStatusData } from '@task-status/client/protocol';
 import { WebSocket } from 'ws';
-import type { TaskSubscriber } from './event-stream-subscriber.js';
+import { EventStreamSubscriber, type TaskSubscriber } from './event-stream-subscriber.js';
 import {
   ConnectionRegistry,
   type GroupSubscribeResult,
 } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
-import { TaskChannelLayout } from '../redis/task-channel-layout.js';
 import { GroupTaskIndex } from './group-task-index.js';
+import { isNewer } from './is-newer.js';
+import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
+import { encodeStatusEvent, eventIdOf } from './sse-event.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
 import { parseTaskUpdate, serializeSnapshot } from './task-update.parser.js';
 
-/** `unavailable`: the pub/sub mode has no group channel (sharded mode; docs/scaling.md). */
-export type GroupSubscriptionResult = GroupSubscribeResult | 'unavailable';
-
 /**
  * Subscriptions to a group (every task whose updates name it), for any transport: record one,
  * send the group's snapshots, end one, release a closed connection's. Authorization stays with
- * the transport, as for tasks. Live updates reach group subscribers through LiveUpdateRelay.
+ * the transport, as for tasks. Live updates reach group subscribers through LiveUpdateRelay; in
+ * sharded mode from the group's shard channel too, held while the group is watched here.
  */
 @Injectable()
 export class GroupSubscriptions {
@@ -34,29 +35,45 @@ export class GroupSubscriptions {
     private readonly tracker: TaskStateTracker,
     private readonly slowConsumers: SlowConsumerGuard,
     private readonly groupTasks: GroupTaskIndex,
-    private readonly layout: TaskChannelLayout,
+    private readonly shardChannels: ShardChannelSubscriptions,
   ) {}
 
-  /** Group subscriptions need the one channel: in sharded mode updates carry no group channel yet. */
-  get available(): boolean {
-    return !this.layout.sharded;
+  /**
+   * Records the subscription. On `subscribed`, call subscribed() once the answer is written. In
+   * sharded mode, a transport that promises every later update (the WebSocket answer) holds
+   * the group's channel first: ShardChannelSubscriptions.reserveGroup().
+   */
+  subscribe(connection: TaskSubscriber, groupId: string): GroupSubscribeResult {
+    return this.registry.subscribeGroup(connection, groupId);
   }
 
   /**
-   * Records the subscription. On `subscribed`, call sendSnapshots once the answer is written.
+   * The subscription was just recorded: in sharded mode the group's channel is subscribed first
+   * (when this is its first watcher here), then the snapshots are sent, so that every state of
+   * its tasks is either in a snapshot or arrives live.
    */
-  subscribe(connection: TaskSubscriber, groupId: string): GroupSubscriptionResult {
-    if (!this.available) return 'unavailable';
-    return this.registry.subscribeGroup(connection, groupId);
+  async subscribed(
+    connection: TaskSubscriber,
+    groupId: string,
+    seen?: ReadonlyMap<string, TaskStatusData>,
+  ): Promise<void> {
+    await this.shardChannels.watchGroup(groupId);
+    await this.sendSnapshots(connection, groupId, seen);
   }
 
   /**
    * Sends the latest stored state of the group's tasks (at most groupSnapshotMaxTasks, the most
    * recently published first), each as a `status_update` marked `snapshot: true`. Skipped per
    * task: no state, a state that names another group now, a task the connection holds on its own
-   * (it had that snapshot), one a live update reached meanwhile, one older than what was delivered.
+   * (it had that snapshot), one a live update reached meanwhile, one older than what was delivered,
+   * and one not newer than the state the client had seen (`seen`: a resumed event stream's
+   * positions, per task).
    */
-  async sendSnapshots(connection: TaskSubscriber, groupId: string): Promise<void> {
+  async sendSnapshots(
+    connection: TaskSubscriber,
+    groupId: string,
+    seen?: ReadonlyMap<string, TaskStatusData>,
+  ): Promise<void> {
     if (!this.snapshots.groupsEnabled) return;
     let taskIds: string[];
     let raws: Array<string | null>;
@@ -83,6 +100,8 @@ export class GroupSubscriptions {
         return;
       }
       if (update.data.group !== groupId) return;
+      const had = seen?.get(taskId);
+      if (had !== undefined && !isNewer(update.data, had)) return;
       if (this.tracker.seq(taskId) !== seqs[index]) {
         this.counters.superseded.snapshot += 1;
         return;
@@ -94,10 +113,13 @@ export class GroupSubscriptions {
       }
       this.groupTasks.note(groupId, taskId);
       this.tracker.recordSnapshot(taskId, update.data);
+      const json = serializeSnapshot(update);
       this.slowConsumers.send(
         connection,
         taskId,
-        Buffer.from(serializeSnapshot(update)),
+        connection instanceof EventStreamSubscriber
+          ? encodeStatusEvent(json, eventIdOf(taskId, update.data))
+          : Buffer.from(json),
         this.tracker.isTerminal(update.data.status),
       );
       this.counters.snapshotsDelivered += 1;
@@ -128,6 +150,7 @@ export class GroupSubscriptions {
   /** A subscriber of the group left; when it was the last one here, its tasks are forgotten. */
   private forget(groupId: string): void {
     if (this.registry.groupSubscribersOf(groupId)) return;
+    this.shardChannels.unwatchGroup(groupId);
     for (const taskId of this.groupTasks.forgetGroup(groupId)) {
       if (!this.registry.subscribersOf(taskId)) this.tracker.forget(taskId);
     }

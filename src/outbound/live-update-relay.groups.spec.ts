@@ -129,4 +129,31 @@ describe('LiveUpdateRelay: groups', () => {
     assert.equal(counters.dropped.invalid_json, 1);
     assert.equal(counters.updatesUnrouted, 1);
   });
+
+  it('sharded: drops the second copy of an update, whichever channel brings it first', async () => {
+    // Arrange
+    const { registry, guard, relay, counters } = setUp();
+    const both = socket('both');
+    registry.subscribe(both, 't1');
+    registry.subscribeGroup(both, 'g');
+    const v1 = Buffer.from(JSON.stringify({ task_id: 't1', group: 'g', status: 'a', version: 1 }));
+    const v2 = Buffer.from(JSON.stringify({ task_id: 't1', group: 'g', status: 'b', version: 2 }));
+    const v3 = Buffer.from(JSON.stringify({ task_id: 't1', group: 'g', status: 'b', version: 2 }));
+
+    // Act: the group's copies lag behind the task's, then lead.
+    relay.relay(v1, 'task');
+    relay.relay(v2, 'task');
+    relay.relay(v1, 'group');
+    relay.relay(v2, 'group');
+    relay.relay(v3, 'group');
+    relay.relay(v3, 'task');
+    await endOfTurn();
+
+    // Assert: v1 and v2 once each; v3 is v2's exact frame, so a copy too.
+    assert.equal(
+      guard.sent.reduce((sum, entry) => sum + entry.count, 0),
+      2,
+    );
+    assert.equal(counters.superseded.stale, 4);
+  });
 });

@@ -280,9 +280,9 @@ describe('LiveUpdateRelay', () => {
     const reordered = Buffer.from('{"status":"processing","seq":2,"task_id":"b"}');
 
     // Act
-    delivery.relay(canonical, 'a');
-    delivery.relay(reordered, 'a');
-    delivery.relay(Buffer.from('{"task_id":"b","status":"processing","seq":3}'), 'b');
+    delivery.relay(canonical, 'task', 'a');
+    delivery.relay(reordered, 'task', 'a');
+    delivery.relay(Buffer.from('{"task_id":"b","status":"processing","seq":3}'), 'task', 'b');
     delivery.relay(Buffer.from('{"task_id":"b","status":"processing","seq":4}'));
     await endOfTurn();
 

@@ -66,11 +66,14 @@ export class LiveUpdateRelay {
   ) {}
 
   /**
-   * Handles one raw message from the channel. `channelTaskId`: the task a shard channel names
-   * (sharded mode); a message of another task on it is dropped, or a publisher could reach a
-   * task's watchers through any channel subscribed here.
+   * Handles one raw message from the channel. In sharded mode, `copy` is the kind of shard
+   * channel it came on: an update naming a group is published on both (the task's and the
+   * group's), and an instance that holds both gets it twice, in no common order: the second copy
+   * is dropped. `channelTaskId` is the task a task's shard channel names: a message of another
+   * task on it is dropped, or a publisher could reach a task's watchers through any channel
+   * subscribed here.
    */
-  relay(raw: Buffer, channelTaskId?: string): void {
+  relay(raw: Buffer, copy?: 'task' | 'group', channelTaskId?: string): void {
     const counters = this.counters;
     // Most messages on a shared channel are for tasks watched elsewhere: drop those before parsing.
     const peeked = peekTaskId(raw);
@@ -119,7 +122,12 @@ export class LiveUpdateRelay {
       return;
     }
     counters.updatesRouted += 1;
-    const delivered = this.deliverLive(update, recipients);
+    const delivered = this.deliverLive(
+      update,
+      recipients,
+      false,
+      copy !== undefined && typeof update.data.group === 'string',
+    );
     if (timed) {
       const seconds = (performance.now() - arrivedAt) / 1000;
       this.events.emit('delivered', update.taskId, delivered, seconds);
@@ -170,6 +178,7 @@ export class LiveUpdateRelay {
     update: TaskUpdate,
     subscribers: ReadonlySet<TaskSubscriber>,
     resynced = false,
+    twoCopies = false,
   ): number {
     const verdict = this.tracker.judge(update.taskId, update.data);
     if (verdict !== 'deliver') {
@@ -182,7 +191,11 @@ export class LiveUpdateRelay {
       this.counters.superseded.stale += 1;
       return 0;
     }
-    this.tracker.recordLive(update.taskId, update.data, serialized, resynced);
+    if (twoCopies && this.tracker.isCopy(update.taskId, serialized)) {
+      this.counters.superseded.stale += 1;
+      return 0;
+    }
+    this.tracker.recordLive(update.taskId, update.data, serialized, resynced, twoCopies);
     let run = this.run;
     // Other recipients (a group's update after a task-only one) start a run of their own.
     if (

@@ -18,6 +18,9 @@ import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
 import { TaskUpdateDelivery } from './task-update-delivery.js';
 import { REDIS_OPTIONS, type ResolvedRedisOptions } from '../redis/redis-options.js';
 
+/** `g`, the first byte of a group shard channel's hash tag. */
+const GROUP_TAG = 0x67;
+
 /** Events an importing application can listen to (`subscriber.events.on(...)`). */
 export interface RedisSubscriberEvents {
   /** The subscription is (re-)established: updates flow again. */
@@ -76,10 +79,15 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     this.connection.on('error', (error: Error) => this.status.recordError(error));
     // Buffers: ioredis decodes a message to a string only for 'message' listeners, and most
     // messages are dropped by their task id before they need one.
-    // A task's shard channel must carry that task's updates only (a group's names no task).
     if (this.shardChannels.enabled) {
+      // `{channel}:{g<p>}:…` is a group's shard channel, `{channel}:{<p>}:…` a task's: one byte
+      // tells a group's copy of an update from the task's. A task's channel must carry that
+      // task's updates only.
+      const mark = Buffer.byteLength(this.options.channel) + 2;
       this.connection.on('smessageBuffer', (channel: Buffer, payload: Buffer) =>
-        this.relay.relay(payload, shardChannelTaskId(channel)),
+        channel[mark] === GROUP_TAG
+          ? this.relay.relay(payload, 'group')
+          : this.relay.relay(payload, 'task', shardChannelTaskId(channel)),
       );
     } else {
       this.connection.on('messageBuffer', (_channel: Buffer, payload: Buffer) =>

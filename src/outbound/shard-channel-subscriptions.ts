@@ -19,6 +19,17 @@ export interface ShardSubscriptionCounts {
 const NOTHING_PENDING = Promise.resolve();
 
 /**
+ * A group's entry among the tasks' ones: `#` never starts a task id, so a group and a task of the
+ * same id stay apart. Kept in the same sets, a group's channel gets the tasks' batching, grace,
+ * reattachment and topology handling unchanged.
+ */
+const GROUP_MARK = '#';
+
+function groupEntry(groupId: string): string {
+  return GROUP_MARK + groupId;
+}
+
+/**
  * In `sharded` mode, keeps the subscriber connection's shard channels equal to the tasks watched
  * here: SSUBSCRIBE when a task gets its first local watcher, SUNSUBSCRIBE when it loses its last.
  * Changes are collected and applied once per event-loop turn, as one command per partition (the
@@ -30,6 +41,10 @@ const NOTHING_PENDING = Promise.resolve();
  * reconnects come back within seconds); its updates meanwhile find no watcher and are dropped by
  * the relay. One clock timer serves all tasks in grace: the grace is the same for each, so they
  * fall due in the order they entered it.
+ *
+ * A watched group's shard channel (`{channel}:{g<p>}:group:{group}`, where publishers send a
+ * second copy of each update of its tasks) is held the same way, through watchGroup(),
+ * reserveGroup() and unwatchGroup(); its partition number is `partitions + p` (see partitionKeyOf).
  */
 @Injectable()
 export class ShardChannelSubscriptions implements OnApplicationShutdown {
@@ -61,7 +76,7 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     return this.layout.sharded;
   }
 
-  /** Task channels held on the current connection. */
+  /** Task (and group) channels held on the current connection. */
   get channelCount(): number {
     return this.held.size;
   }
@@ -99,6 +114,25 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     return this.watch(taskId);
   }
 
+  /** The group has a watcher here (already in the registry); as watch(), for its shard channel. */
+  watchGroup(groupId: string): Promise<void> {
+    return this.watch(groupEntry(groupId));
+  }
+
+  /** A client is about to watch the group (as reserve()); call releaseGroup() after. */
+  reserveGroup(groupId: string): Promise<void> {
+    return this.reserve(groupEntry(groupId));
+  }
+
+  releaseGroup(groupId: string): void {
+    this.release(groupEntry(groupId));
+  }
+
+  /** The group may have lost its last watcher here (its channel then keeps the grace). */
+  unwatchGroup(groupId: string): void {
+    this.unwatch(groupEntry(groupId));
+  }
+
   /** Ends a reserve(); the registry decides from then on. */
   release(taskId: string): void {
     const waiting = this.reserved.get(taskId);
@@ -128,7 +162,13 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     this.held.clear();
     this.confirmations.clear();
     this.clearGrace();
-    const taskIds = [...new Set([...this.registry.taskIds(), ...this.reserved.keys()])];
+    const taskIds = [
+      ...new Set([
+        ...this.registry.taskIds(),
+        ...Array.from(this.registry.groupIds(), groupEntry),
+        ...this.reserved.keys(),
+      ]),
+    ];
     for (const taskId of taskIds) this.held.add(taskId);
     const commands = fixedChannels.map((channel) => {
       this.counts.ssubscribeCommands += 1;
@@ -136,7 +176,7 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
     });
     for (const batch of this.byPartition(taskIds)) {
       this.counts.ssubscribeCommands += 1;
-      commands.push(connection.ssubscribe(...batch.map((id) => this.layout.channelOf(id))));
+      commands.push(connection.ssubscribe(...this.channelsOf(batch)));
     }
     await Promise.all(commands);
   }
@@ -148,7 +188,7 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
   heldByPartition(): Map<number, string[]> {
     const byPartition = new Map<number, string[]>();
     for (const batch of this.byPartition([...this.held])) {
-      byPartition.set(this.layout.partitionOf(batch[0]), this.channelsOf(batch));
+      byPartition.set(this.partitionKeyOf(batch[0]), this.channelsOf(batch));
     }
     return byPartition;
   }
@@ -217,7 +257,10 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
   }
 
   private isWanted(taskId: string): boolean {
-    return this.registry.subscribersOf(taskId) !== undefined || this.reserved.has(taskId);
+    if (this.reserved.has(taskId)) return true;
+    return taskId.startsWith(GROUP_MARK)
+      ? this.registry.groupSubscribersOf(taskId.slice(1)) !== undefined
+      : this.registry.subscribersOf(taskId) !== undefined;
   }
 
   /** One SUNSUBSCRIBE per partition. */
@@ -283,13 +326,27 @@ export class ShardChannelSubscriptions implements OnApplicationShutdown {
   }
 
   private channelsOf(taskIds: readonly string[]): string[] {
-    return taskIds.map((taskId) => this.layout.channelOf(taskId));
+    return taskIds.map((taskId) =>
+      taskId.startsWith(GROUP_MARK)
+        ? this.layout.groupChannelOf(taskId.slice(1))
+        : this.layout.channelOf(taskId),
+    );
+  }
+
+  /**
+   * A task's partition p, or `partitions + p` for a group's (hash tag `{g<p>}`: another slot
+   * than partition p's `{p}`), so that each batch shares one slot.
+   */
+  private partitionKeyOf(taskId: string): number {
+    return taskId.startsWith(GROUP_MARK)
+      ? this.layout.partitions + this.layout.partitionOf(taskId.slice(1))
+      : this.layout.partitionOf(taskId);
   }
 
   private byPartition(taskIds: readonly string[]): IterableIterator<string[]> {
     const batches = new Map<number, string[]>();
     for (const taskId of taskIds) {
-      const partition = this.layout.partitionOf(taskId);
+      const partition = this.partitionKeyOf(taskId);
       const batch = batches.get(partition);
       if (batch) batch.push(taskId);
       else batches.set(partition, [taskId]);

@@ -44,13 +44,14 @@ export class TaskSnapshotReader {
   }
 
   /**
-   * The ids of a group's tasks in its index (`{groupKeyPrefix}{group}`, a sorted set the
-   * publisher keeps by publish time), the most recently published first, at most `limit`.
+   * The ids of a group's tasks in its index (`{groupKeyPrefix}{group}`, or
+   * `{groupKeyPrefix}{g<p>}:{group}` in sharded mode: a sorted set the publisher keeps by publish
+   * time), the most recently published first, at most `limit`.
    */
   async readGroup(groupId: string, limit: number): Promise<string[]> {
     if (limit <= 0) return [];
     const members = await this.redis.connection.zrevrange(
-      this.options.groupKeyPrefix + groupId,
+      this.layout.groupKeyOf(this.options.groupKeyPrefix, groupId),
       0,
       limit - 1,
     );

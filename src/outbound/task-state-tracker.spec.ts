@@ -68,4 +68,18 @@ describe('TaskStateTracker', () => {
     tracker.recordLive('t', { status: 'done' }, 'g');
     assert.equal(tracker.judge('t', { status: 'processing' }), 'after_terminal');
   });
+
+  it('tells the second copy of a state that comes twice, and only for such tasks', () => {
+    const tracker = new TaskStateTracker(TERMINAL);
+    for (const frame of ['a', 'b', 'c', 'd', 'e']) {
+      tracker.recordLive('two', { status: 'processing' }, frame, false, true);
+    }
+    tracker.recordLive('one', { status: 'processing' }, 'a');
+    // The last four frames: a copy that fell behind a few newer states is still known.
+    assert.deepEqual(
+      ['a', 'b', 'e', 'x'].map((frame) => tracker.isCopy('two', frame)),
+      [false, true, true, false],
+    );
+    assert.equal(tracker.isCopy('one', 'a'), false);
+  });
 });

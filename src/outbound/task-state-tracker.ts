@@ -3,6 +3,9 @@ import { UpdateOrder } from '@task-status/client/update-order';
 
 export type Verdict = 'deliver' | 'stale' | 'after_terminal';
 
+/** Frames kept per task whose updates come twice (sharded groups): the other copy's lead. */
+const RECENT_COPIES = 4;
+
 interface TaskState {
   /** Live deliveries so far; a read that started before a change sees a different number after. */
   seq: number;
@@ -16,6 +19,11 @@ interface TaskState {
    * and the message are written together, but come back on two connections) and is not news.
    */
   resyncedFrame: string | undefined;
+  /**
+   * The last frames delivered of a task whose updates arrive in two copies (its shard channel and
+   * its group's, in no common order); undefined for every other task.
+   */
+  recent: string[] | undefined;
 }
 
 /**
@@ -52,12 +60,34 @@ export class TaskStateTracker {
     return state.order.isOlder(data) ? 'stale' : 'deliver';
   }
 
-  /** A state was written to every subscriber of the task (`resynced`: re-read from its key). */
-  recordLive(taskId: string, data: TaskStatusData, frame: string, resynced = false): void {
+  /**
+   * A state was written to every subscriber of the task (`resynced`: re-read from its key;
+   * `twoCopies`: its other copy may still come, see isCopy).
+   */
+  recordLive(
+    taskId: string,
+    data: TaskStatusData,
+    frame: string,
+    resynced = false,
+    twoCopies = false,
+  ): void {
     const state = this.advance(taskId, data);
     state.seq += 1;
     state.lastFrame = frame;
     state.resyncedFrame = resynced ? frame : undefined;
+    if (!twoCopies) return;
+    const recent = (state.recent ??= []);
+    recent.push(frame);
+    if (recent.length > RECENT_COPIES) recent.shift();
+  }
+
+  /**
+   * Whether `frame` is the second copy of a state delivered already: in sharded mode an update
+   * naming a group comes on the task's channel and on the group's, in no common order. The order
+   * alone cannot tell (an equal state is not older), the exact frame can.
+   */
+  isCopy(taskId: string, frame: string): boolean {
+    return this.states.get(taskId)?.recent?.includes(frame) ?? false;
   }
 
   /** Whether `frame` is the live copy of the state a resync just delivered. */
@@ -87,6 +117,7 @@ export class TaskStateTracker {
         terminal: false,
         lastFrame: undefined,
         resyncedFrame: undefined,
+        recent: undefined,
       };
       this.states.set(taskId, state);
     }

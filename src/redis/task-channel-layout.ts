@@ -1,4 +1,10 @@
-import { partitionOf, shardChannelOf, shardKeyOf } from '@task-status/client/sharded-layout';
+import {
+  groupShardChannelOf,
+  groupShardKeyOf,
+  partitionOf,
+  shardChannelOf,
+  shardKeyOf,
+} from '@task-status/client/sharded-layout';
 import type { ResolvedRedisOptions } from './redis-options.js';
 
 /**
@@ -30,5 +36,22 @@ export class TaskChannelLayout {
   /** The task's partition: channels of one partition share a cluster slot. */
   partitionOf(taskId: string): number {
     return partitionOf(taskId, this.options.partitions);
+  }
+
+  /** A group's shard channel (sharded mode only): `{channel}:{g<p>}:group:{group}`. */
+  groupChannelOf(groupId: string): string {
+    return groupShardChannelOf(this.options.channel, groupId, this.options.partitions);
+  }
+
+  /** The key of a group's task index: `{prefix}{group}`, or `{prefix}{g<p>}:{group}` when sharded. */
+  groupKeyOf(keyPrefix: string, groupId: string): string {
+    return this.sharded
+      ? groupShardKeyOf(keyPrefix, groupId, this.options.partitions)
+      : keyPrefix + groupId;
+  }
+
+  /** Partitions of the sharded layout. */
+  get partitions(): number {
+    return this.options.partitions;
   }
 }

@@ -28,9 +28,24 @@ describe('parseEventStreamRequest', () => {
     );
   });
 
+  it('reads repeated group parameters, alone or beside tasks, each group once', () => {
+    assert.deepEqual(
+      parseEventStreamRequest('/tasks/events?group=g2&group=g1&group=g2', undefined),
+      {
+        taskIds: [],
+        groupIds: ['g2', 'g1'],
+        resume: new Map(),
+      },
+    );
+    const both = parseEventStreamRequest('/tasks/events?task_id=a&group=a', undefined);
+    assert.deepEqual([both.taskIds, both.groupIds], [['a'], ['a']]);
+  });
+
   it('refuses a request without a valid task, saying why', () => {
     for (const [url, reason] of [
-      ['/tasks/events', /at least one task/],
+      ['/tasks/events', /at least one task or group/],
+      ['/tasks/events?group=', /not a group id/],
+      ['/tasks/events?task_id=a&group=org%2042', /"org 42" is not a group id/],
       ['/tasks/events?task_id=', /not a task id/],
       ['/tasks/events?task_id=a&task_id=b%2Fc', /"b\/c" is not a task id/],
       ['/tasks/events?task_id=__canary__:a', /reserved/],

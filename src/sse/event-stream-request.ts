@@ -1,4 +1,8 @@
-import { TASK_ID_PATTERN, type TaskStatusData } from '@task-status/client/protocol';
+import {
+  GROUP_ID_PATTERN,
+  TASK_ID_PATTERN,
+  type TaskStatusData,
+} from '@task-status/client/protocol';
 import { CANARY_TASK_PREFIX } from '../outbound/data-path-canary.js';
 import { parseResumePositions } from './resume-positions.js';
 
@@ -6,6 +10,8 @@ import { parseResumePositions } from './resume-positions.js';
 export interface EventStreamRequest {
   /** Each task once, in the order asked. */
   taskIds: string[];
+  /** Each group once, in the order asked (`?group=`). */
+  groupIds: string[];
   /** Per task, the state the client had seen (see parseResumePositions). */
   resume: Map<string, TaskStatusData>;
 }
@@ -16,9 +22,10 @@ export class InvalidStreamRequestError extends Error {
 }
 
 /**
- * Reads `?task_id=a&task_id=b` (or the task of `/tasks/{task_id}/events`) and the resume
- * position from `Last-Event-ID`, else `?last_event_id=`. Throws InvalidStreamRequestError for a
- * request without a task, or with a task id the WebSocket protocol would refuse too.
+ * Reads `?task_id=a&task_id=b` (or the task of `/tasks/{task_id}/events`), `?group=g` (also
+ * repeatable) and the resume position from `Last-Event-ID`, else `?last_event_id=`. Throws
+ * InvalidStreamRequestError for a request with neither a task nor a group, or with an id the
+ * WebSocket protocol would refuse too.
  */
 export function parseEventStreamRequest(
   url: string,
@@ -32,14 +39,16 @@ export function parseEventStreamRequest(
     throw new InvalidStreamRequestError('The request URL cannot be parsed');
   }
   const asked = pathTaskId === undefined ? query.getAll('task_id') : [pathTaskId];
-  if (asked.length === 0) {
-    throw new InvalidStreamRequestError('Name at least one task: ?task_id=<id> (repeatable)');
+  const groups = query.getAll('group');
+  if (asked.length === 0 && groups.length === 0) {
+    throw new InvalidStreamRequestError(
+      'Name at least one task or group: ?task_id=<id> or ?group=<id> (both repeatable)',
+    );
   }
   for (const taskId of asked) {
     if (!TASK_ID_PATTERN.test(taskId)) {
-      const shown = taskId.length > 32 ? `${taskId.slice(0, 32)}...` : taskId;
       throw new InvalidStreamRequestError(
-        `task_id ${JSON.stringify(shown)} is not a task id: 1 to 128 of A-Z a-z 0-9 _ . : -`,
+        `task_id ${JSON.stringify(shorten(taskId))} is not a task id: 1 to 128 of A-Z a-z 0-9 _ . : -`,
       );
     }
     if (taskId.startsWith(CANARY_TASK_PREFIX)) {
@@ -48,8 +57,20 @@ export function parseEventStreamRequest(
       );
     }
   }
+  for (const groupId of groups) {
+    if (!GROUP_ID_PATTERN.test(groupId)) {
+      throw new InvalidStreamRequestError(
+        `group ${JSON.stringify(shorten(groupId))} is not a group id: 1 to 128 of A-Z a-z 0-9 _ . : -`,
+      );
+    }
+  }
   return {
     taskIds: [...new Set(asked)],
+    groupIds: [...new Set(groups)],
     resume: parseResumePositions(lastEventId ?? (query.get('last_event_id') || undefined)),
   };
+}
+
+function shorten(id: string): string {
+  return id.length > 32 ? `${id.slice(0, 32)}...` : id;
 }

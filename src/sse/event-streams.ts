@@ -8,6 +8,7 @@ import {
 import {
   CloseCode,
   type ErrorMessage,
+  type GroupSubscribedMessage,
   type SubscribedMessage,
   type TaskStatusData,
 } from '@task-status/client/protocol';
@@ -28,6 +29,8 @@ import { OpenConnections } from '../connections/open-connections.js';
 import { ConnectionGate } from '../core/connection-gate.js';
 import { DELIVERY_OPTIONS, type ResolvedDeliveryOptions } from '../outbound/delivery-options.js';
 import type { TaskSubscriber } from '../outbound/event-stream-subscriber.js';
+import { GroupSubscriptions } from '../outbound/group-subscriptions.js';
+import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { InvalidStreamRequestError, parseEventStreamRequest } from './event-stream-request.js';
 import { SseConnection } from './sse-connection.js';
@@ -68,6 +71,8 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     private readonly verifier: JwtVerifier,
     private readonly sessions: ConnectionSessions<TaskSubscriber>,
     private readonly access: TaskAccessPolicy,
+    private readonly groups: GroupSubscriptions,
+    private readonly shardChannels: ShardChannelSubscriptions,
     // Times the heartbeats and the end of the shutdown; tests move it by hand.
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
@@ -105,7 +110,9 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
       if (request.socket.destroyed || response.destroyed) return;
       // In the tick that accepted: the stream counts against the limit from here on.
       const stream = this.start(request, response);
-      void this.subscribeAll(stream, asked.taskIds, asked.resume);
+      void this.subscribeAll(stream, asked.taskIds, asked.resume).then(() =>
+        this.subscribeGroups(stream, asked.groupIds, asked.resume),
+      );
     });
   }
 
@@ -169,7 +176,10 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
         // The policy may have taken a while: a stream that ended meanwhile is not registered.
         if (stream.readyState !== 1) return;
       }
-      const result = this.registry.subscribe(stream, taskId);
+      const result = await this.whenHeld(stream, taskId, false, () =>
+        this.registry.subscribe(stream, taskId),
+      );
+      if (result === undefined || stream.readyState !== 1) return;
       if (result === 'limit_reached') {
         this.sendError(
           stream,
@@ -190,10 +200,93 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * Then each group, as a WebSocket `subscribe` with `group` would: the `groups` claim, the
+   * limits (groups count in the subscription limit, and against the group limit), `subscribed`
+   * with `group` and the group's snapshots. A task of the group that the stream holds on its own
+   * had its snapshot already; a task named in Last-Event-ID gets its state only if newer.
+   */
+  private async subscribeGroups(
+    stream: SseConnection,
+    groupIds: readonly string[],
+    resume: ReadonlyMap<string, TaskStatusData>,
+  ): Promise<void> {
+    for (const groupId of groupIds) {
+      if (stream.readyState !== 1) return;
+      if (this.verifier.enabled) {
+        const principal = this.sessions.principalOf(stream);
+        if (!principal || !(await this.mayWatchGroup(principal, groupId))) {
+          this.sendGroupError(stream, 'forbidden', 'This token does not allow that group', groupId);
+          continue;
+        }
+        if (stream.readyState !== 1) return;
+      }
+      const result = await this.whenHeld(stream, groupId, true, () =>
+        this.groups.subscribe(stream, groupId),
+      );
+      if (result === undefined || stream.readyState !== 1) return;
+      switch (result) {
+        case 'limit_reached':
+          this.sendGroupError(
+            stream,
+            'subscription_limit',
+            `A connection may hold at most ${this.limits.maxSubscriptionsPerConnection} subscriptions (tasks and groups); ask for fewer`,
+            groupId,
+          );
+          continue;
+        case 'group_limit_reached':
+          this.sendGroupError(
+            stream,
+            'subscription_limit',
+            this.limits.maxGroupsPerConnection === 0
+              ? 'This server allows no group subscriptions'
+              : `A connection may hold at most ${this.limits.maxGroupsPerConnection} group subscriptions; ask for fewer groups`,
+            groupId,
+          );
+          continue;
+        case 'already_subscribed':
+          continue;
+        case 'subscribed':
+          break;
+      }
+      const subscribed = {
+        type: 'subscribed',
+        group: groupId,
+        message: 'Successfully subscribed',
+      } satisfies GroupSubscribedMessage;
+      stream.send(Buffer.from(`event: subscribed\ndata: ${JSON.stringify(subscribed)}\n\n`));
+      void this.groups.subscribed(stream, groupId, resume);
+    }
+  }
+
+  /**
+   * Sharded mode: records the subscription once the task's (or group's) shard channel is held,
+   * as a WebSocket `subscribe` is answered, so that every update published after `subscribed`
+   * comes. Undefined when the stream ended meanwhile.
+   */
+  private async whenHeld<T>(
+    stream: SseConnection,
+    id: string,
+    group: boolean,
+    record: () => T,
+  ): Promise<T | undefined> {
+    if (!this.shardChannels.enabled) return record();
+    const channels = this.shardChannels;
+    try {
+      await (group ? channels.reserveGroup(id) : channels.reserve(id));
+      return stream.readyState === 1 ? record() : undefined;
+    } finally {
+      if (group) channels.releaseGroup(id);
+      else channels.release(id);
+    }
+  }
+
   private release(stream: SseConnection): void {
     this.streams.delete(stream);
     this.sessions.close(stream);
+    const groups = [...this.registry.groupsOf(stream)];
     for (const taskId of this.registry.removeConnection(stream)) this.updates.forget(taskId);
+    this.groups.released(groups);
   }
 
   private sendError(
@@ -204,6 +297,27 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
   ): void {
     const error = { type: 'error', code, message, task_id: taskId } satisfies ErrorMessage;
     stream.send(Buffer.from(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
+  }
+
+  private sendGroupError(
+    stream: SseConnection,
+    code: ErrorMessage['code'],
+    message: string,
+    groupId: string,
+  ): void {
+    const error = { type: 'error', code, message, group: groupId } satisfies ErrorMessage;
+    stream.send(Buffer.from(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
+  }
+
+  /** The policy's verdict for a group; a policy without canSubscribeGroup, or one that throws, denies. */
+  private async mayWatchGroup(principal: Principal, groupId: string): Promise<boolean> {
+    if (!this.access.canSubscribeGroup) return false;
+    try {
+      return (await this.access.canSubscribeGroup(principal, groupId)) === true;
+    } catch (error) {
+      this.logger.warn(`TaskAccessPolicy failed for group ${groupId}; denied: ${String(error)}`);
+      return false;
+    }
   }
 
   /** The policy's verdict; a policy that throws denies (fail closed), as over WebSocket. */

@@ -43,7 +43,9 @@ const EXAMPLE =
   description: STREAM_DESCRIPTION,
   content: { 'text/event-stream': { schema: { type: 'string', example: EXAMPLE } } },
 })
-@ApiBadRequestResponse({ description: 'No task, or a task id that is not valid.' })
+@ApiBadRequestResponse({
+  description: 'Neither a task nor a group, or a task or group id that is not valid.',
+})
 @ApiUnauthorizedResponse({
   description: 'Authentication is on and the token is missing or invalid.',
 })
@@ -56,8 +58,23 @@ export class TaskEventsController {
   constructor(private readonly streams: EventStreams) {}
 
   @Get('events')
-  @ApiOperation({ summary: 'Stream the updates of one or more tasks (Server-Sent Events)' })
-  @ApiQuery({ name: 'task_id', isArray: true, type: String, description: 'Repeatable.' })
+  @ApiOperation({
+    summary: 'Stream the updates of one or more tasks and groups (Server-Sent Events)',
+  })
+  @ApiQuery({
+    name: 'task_id',
+    required: false,
+    isArray: true,
+    type: String,
+    description: 'Repeatable; at least one task_id or group.',
+  })
+  @ApiQuery({
+    name: 'group',
+    required: false,
+    isArray: true,
+    type: String,
+    description: 'Repeatable: every task whose updates name the group (docs/protocol.md#groups).',
+  })
   @ApiQuery({ name: 'last_event_id', required: false, description: 'As Last-Event-ID.' })
   @ApiQuery({
     name: 'token',

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { ServerMessage } from '@task-status/client/protocol';
-import { publishTaskStatus, type TaskStatusUpdate } from '../../client/src/publisher.js';
+import {
+  groupShardChannelOf,
+  groupShardKeyOf,
+  publishTaskStatus as publishInChannelMode,
+  type PublishTaskStatusOptions,
+  type RedisLike,
+  type TaskStatusUpdate,
+} from '../../client/src/publisher.js';
 import { TaskUpdateDelivery } from '../../src/outbound/task-update-delivery.js';
 import { mintToken, TEST_SECRET } from '../support/auth-tokens.js';
-import { type GatewayFixture, useGateway } from '../support/use-gateway.js';
+import { CHANNEL, type GatewayFixture, useGateway } from '../support/use-gateway.js';
 import type { WsTestClient } from '../support/ws-test-client.js';
 
 const isUpdate = (m: ServerMessage) => m.type === 'status_update';
@@ -14,6 +21,17 @@ const summary = (m: ServerMessage) =>
     : m.type;
 
 let sentinels = 0;
+/** The layout the suite under way publishes in (the gateway's REDIS_PUBSUB_MODE). */
+let mode: 'channel' | 'sharded' = 'channel';
+
+/** The publisher helper, in the layout of the suite under way. */
+function publishTaskStatus(
+  redis: RedisLike,
+  update: TaskStatusUpdate,
+  options: PublishTaskStatusOptions = {},
+) {
+  return publishInChannelMode(redis, update, { mode, ...options });
+}
 
 /**
  * Publishes the updates, then one of a sentinel task the client watches on its own, and waits
@@ -44,9 +62,23 @@ async function subscribeGroup(client: WsTestClient, group: string): Promise<void
   assert.deepEqual(answer, { type: 'subscribed', group, message: 'Successfully subscribed' });
 }
 
-describe('group subscriptions', () => {
+/**
+ * The group suite, in the pub/sub mode given. In `sharded` mode an instance holds a group's shard
+ * channel while the group is watched, and gets an update of a task it also watches twice.
+ */
+function groupSubscriptions(pubsubMode: 'channel' | 'sharded'): void {
   const fixture = useGateway({
-    settings: { maxSubscriptionsPerConnection: 6, maxGroupsPerConnection: 2 },
+    settings: {
+      maxSubscriptionsPerConnection: 6,
+      maxGroupsPerConnection: 2,
+      ...(pubsubMode === 'sharded' ? { pubsubMode, canaryIntervalMs: 0 } : {}),
+    },
+  });
+  before(() => {
+    mode = pubsubMode;
+  });
+  after(() => {
+    mode = 'channel';
   });
 
   it('delivers the updates of the tasks in the group, and no others', async () => {
@@ -68,7 +100,16 @@ describe('group subscriptions', () => {
     const client = await fixture.connect();
     await subscribeGroup(client, 'shape-g');
 
-    await fixture.publish({ task_id: 'shape-1', group: 'shape-g', status: 'processing', x: 1 });
+    const update = { task_id: 'shape-1', group: 'shape-g', status: 'processing', x: 1 };
+    // What a worker without the helper publishes: on the group's shard channel in sharded mode.
+    if (pubsubMode === 'sharded') {
+      await fixture.publisher.spublish(
+        groupShardChannelOf(CHANNEL, 'shape-g'),
+        JSON.stringify(update),
+      );
+    } else {
+      await fixture.publish(update);
+    }
 
     assert.deepEqual(await client.next(isUpdate), {
       type: 'status_update',
@@ -253,13 +294,15 @@ describe('group subscriptions', () => {
     const stateOf = (taskId: string, group: string, status: string) =>
       JSON.stringify({ task_id: taskId, status, group });
     const now = Date.now();
+    const indexOf = (group: string) =>
+      pubsubMode === 'sharded' ? groupShardKeyOf('task:group:', group) : `task:group:${group}`;
     await fixture.publisher
       .multi()
-      .set('task:status:resync-1', stateOf('resync-1', 'resync-g', 'completed'))
-      .set('task:status:resync-2', stateOf('resync-2', 'resync-g', 'queued'))
-      .zadd('task:group:resync-g', now, 'resync-2')
-      .set('task:status:resync-3', stateOf('resync-3', 'other-g', 'queued'))
-      .zadd('task:group:other-g', now, 'resync-3')
+      .set(fixture.stateKeyOf('resync-1'), stateOf('resync-1', 'resync-g', 'completed'))
+      .set(fixture.stateKeyOf('resync-2'), stateOf('resync-2', 'resync-g', 'queued'))
+      .zadd(indexOf('resync-g'), now, 'resync-2')
+      .set(fixture.stateKeyOf('resync-3'), stateOf('resync-3', 'other-g', 'queued'))
+      .zadd(indexOf('other-g'), now, 'resync-3')
       .exec();
 
     await fixture.gateway.app.get(TaskUpdateDelivery).resync();
@@ -281,6 +324,14 @@ describe('group subscriptions', () => {
 
     assert.deepEqual(received, ['bad-2:processing']);
   });
+}
+
+describe('group subscriptions', () => {
+  groupSubscriptions('channel');
+});
+
+describe('group subscriptions in sharded pub/sub mode', () => {
+  groupSubscriptions('sharded');
 });
 
 describe('group subscriptions with authentication', () => {
@@ -352,26 +403,6 @@ describe('group subscriptions with authentication', () => {
       { task_id: 'refresh-2', group: 'keep', status: 'processing' },
     ]);
     assert.deepEqual(received, ['refresh-2:processing']);
-  });
-});
-
-describe('group subscriptions in sharded pub/sub mode', () => {
-  const fixture = useGateway({ settings: { pubsubMode: 'sharded', canaryIntervalMs: 0 } });
-
-  it('are refused with a clear invalid_message', async () => {
-    const client = await fixture.connect();
-
-    client.send({ type: 'subscribe', group: 'g' });
-
-    assert.deepEqual(await client.next(), {
-      type: 'error',
-      code: 'invalid_message',
-      message:
-        'Group subscriptions are not available in sharded pub/sub mode; subscribe to each task',
-      field: 'group',
-      group: 'g',
-    });
-    await client.ping();
   });
 });
 
