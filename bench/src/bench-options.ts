@@ -141,6 +141,8 @@ export interface BenchOptions {
   channel: string;
   /** Re-render the reports of an earlier run (its .json) instead of measuring. */
   fromResults: string | undefined;
+  /** Where the gateway targets write a V8 CPU profile each (`node --cpu-prof`); off when unset. */
+  cpuProfDir: string | undefined;
 }
 
 function envName(flag: string): string {
@@ -174,6 +176,8 @@ and docs/scaling-channel-vs-sharded.svg).
   --restart-per-scenario / --no-restart-per-scenario
                           a fresh target process per scenario (default: yes, not in smoke)
   --from-results FILE     measure nothing: write the reports (and docs, with --docs) of FILE again
+  --cpu-prof DIR          run the gateway targets under node --cpu-prof, one .cpuprofile per start
+                          in DIR; they are then stopped with SIGTERM, so that the profile is written
   --help
 
 Sizes:
@@ -215,6 +219,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       'client-cpus': { type: 'string' },
       'restart-per-scenario': { type: 'boolean' },
       'from-results': { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -288,5 +293,9 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     restartPerScenario: values['restart-per-scenario'] ?? !smoke,
     channel: 'task_status_updates',
     fromResults: values['from-results'],
+    cpuProfDir:
+      values['cpu-prof'] === undefined || values['cpu-prof'] === ''
+        ? undefined
+        : resolve(values['cpu-prof']),
   };
 }

@@ -176,7 +176,7 @@ async function run(options: BenchOptions): Promise<number> {
   const messages = new UpdateMessages(options.sizes['payload-bytes']);
   const connectionsNeeded = maxConnections(options);
   const definitions = options.targets.map((name) =>
-    targetDefinition(name, options.gatewayMain, connectionsNeeded),
+    targetDefinition(name, options.gatewayMain, connectionsNeeded, options.cpuProfDir),
   );
   // Printed before measuring and kept in the record: the figures name what produced them.
   const configurations = new Map(

@@ -51,6 +51,8 @@ export interface TargetDefinition {
   benchGatewayEnv?: string;
   /** The scenarios it is measured in, when not all of them. */
   scenarios?: readonly TargetScenarioId[];
+  /** Stopped with SIGTERM first (a profiled gateway writes its profile as it exits). */
+  stopGracefully?: boolean;
 }
 
 /**
@@ -89,6 +91,8 @@ export function targetEnvironment(
 
 const BASELINES = fileURLToPath(new URL('../baselines/', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
+/** A gateway's graceful shutdown takes at most SHUTDOWN_TIMEOUT_MS (10 s by default). */
+const GRACEFUL_STOP_MS = 15_000;
 const NCHAN_CONF = 'nginx.conf';
 
 /**
@@ -118,6 +122,7 @@ export function targetDefinition(
   name: TargetName,
   gatewayMain: string,
   maxConnections: number,
+  cpuProfDir?: string,
 ): TargetDefinition {
   switch (name) {
     case 'gateway':
@@ -134,7 +139,11 @@ export function targetDefinition(
             ? `; the same process as \`gateway\`, its clients over Server-Sent Events ` +
               `(GET /tasks/events?task_id=…), in ${SSE_SCENARIOS.join(' and ')} only`
             : ''),
-        command: nodeScript(gatewayMain),
+        command:
+          cpuProfDir === undefined
+            ? nodeScript(gatewayMain)
+            : () => [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, gatewayMain]],
+        ...(cpuProfDir === undefined ? {} : { stopGracefully: true }),
         files: NO_FILES,
         env: {
           NODE_ENV: 'production',
@@ -314,8 +323,15 @@ export class TargetProcess {
   async stop(control?: Redis, channel?: string): Promise<void> {
     if (this.running) {
       const exited = once(this.child, 'exit');
-      this.child.kill('SIGKILL');
-      await exited;
+      if (this.definition.stopGracefully) {
+        this.child.kill('SIGTERM');
+        const killer = setTimeout(() => this.child.kill('SIGKILL'), GRACEFUL_STOP_MS);
+        await exited;
+        clearTimeout(killer);
+      } else {
+        this.child.kill('SIGKILL');
+        await exited;
+      }
     }
     if (this.definition.publisher === 'redis' && control && channel !== undefined) {
       await pollUntil(async () => (await subscriberCount(control, channel)) === 0, 5_000);
