@@ -164,7 +164,8 @@ results section of docs/benchmarks.md and docs/benchmarks.svg (S7: its section o
 and docs/scaling-channel-vs-sharded.svg).
 
   --smoke                 tiny sizes, one repetition, one target process per target, no docs
-  --targets LIST          comma-separated: ${TARGET_NAMES.join(', ')} (default: all; nchan only if installed)
+  --targets LIST          comma-separated: ${TARGET_NAMES.join(', ')} (default: all; nchan only if installed;
+                          gateway-sse, the gateway with clients over SSE, runs S2 and S3 only)
   --scenarios LIST        comma-separated: ${SCENARIO_IDS.join(', ')} (default: ${DEFAULT_SCENARIOS.join(', ')};
                           S7, N gateways x K shards in channel and sharded mode, runs when named)
   --gateway PATH          the built gateway (default dist/main.js; BENCH_GATEWAY)

@@ -293,7 +293,10 @@ function missingText(cell: CellRecord | undefined): string {
 }
 
 function scenarioTable(run: RunRecord, scenario: ScenarioId): string {
-  const targets = run.targets.map((target) => target.name);
+  // Only the targets measured in it (gateway-sse runs S2 and S3 only).
+  const targets = run.targets
+    .map((target) => target.name)
+    .filter((name) => cellOf(run, scenario, name) !== undefined);
   const withBaseline = targets.includes('bare-relay');
   const others = targets.filter((name) => name !== 'bare-relay');
   const header = [
