@@ -64,6 +64,22 @@ describe('SseConnection', { timeout: 10_000 }, () => {
     assert.equal(body, `${SECOND_TEXT}${FIRST_TEXT}retry: 500\n: close 1013 Too slow\n\n`);
   });
 
+  it("leaves the writing to the response when a middleware wrapped the response's write", async () => {
+    const body = await streamed((response) => {
+      const write = response.write.bind(response) as (chunk: string | Buffer) => boolean;
+      // A stand-in for a transforming middleware: it upper-cases what goes through it.
+      response.write = ((chunk: string | Buffer) =>
+        write(chunk.toString().toUpperCase())) as ServerResponse['write'];
+      const stream = new SseConnection(response, 3000);
+      response.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      response.write(':\n\n');
+      stream.send(FIRST);
+      stream.send(FIRST);
+      response.end();
+    });
+    assert.equal(body, `:\n\n${FIRST_TEXT.toUpperCase()}${FIRST_TEXT.toUpperCase()}`);
+  });
+
   it('counts as buffered what the socket has not handed to the kernel', async () => {
     let buffered = -1;
     await streamed((response) => {

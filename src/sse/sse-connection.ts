@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { OutgoingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { EventStreamSubscriber } from '../outbound/event-stream-subscriber.js';
 
@@ -71,10 +71,19 @@ export class SseConnection extends EventStreamSubscriber {
     this.response.end(`retry: ${this.retryMs}\n: close ${code} ${reason}\n\n`);
   }
 
-  /** The socket, once the headers are out and the body is chunked: from then on written directly. */
+  /**
+   * The socket, once the headers are out and the body is chunked: from then on written directly.
+   * Not when a middleware of the host application wraps the response's write (compression, say):
+   * what it writes must go through it.
+   */
   private rawSocket(): Socket | undefined {
     const response = this.response;
-    if (response.socket && response.headersSent && response.chunkedEncoding) {
+    if (
+      response.socket &&
+      response.headersSent &&
+      response.chunkedEncoding &&
+      response.write === OutgoingMessage.prototype.write
+    ) {
       this.raw = response.socket;
     }
     return this.raw;
