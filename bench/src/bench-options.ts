@@ -141,6 +141,8 @@ export interface BenchOptions {
   channel: string;
   /** Re-render the reports of an earlier run (its .json) instead of measuring. */
   fromResults: string | undefined;
+  /** Where the gateway targets write a V8 CPU profile each (`node --cpu-prof`); off when unset. */
+  cpuProfDir: string | undefined;
 }
 
 function envName(flag: string): string {
@@ -162,7 +164,8 @@ results section of docs/benchmarks.md and docs/benchmarks.svg (S7: its section o
 and docs/scaling-channel-vs-sharded.svg).
 
   --smoke                 tiny sizes, one repetition, one target process per target, no docs
-  --targets LIST          comma-separated: ${TARGET_NAMES.join(', ')} (default: all; nchan only if installed)
+  --targets LIST          comma-separated: ${TARGET_NAMES.join(', ')} (default: all; nchan only if installed;
+                          gateway-sse, the gateway with clients over SSE, runs S2 and S3 only)
   --scenarios LIST        comma-separated: ${SCENARIO_IDS.join(', ')} (default: ${DEFAULT_SCENARIOS.join(', ')};
                           S7, N gateways x K shards in channel and sharded mode, runs when named)
   --gateway PATH          the built gateway (default dist/main.js; BENCH_GATEWAY)
@@ -174,6 +177,8 @@ and docs/scaling-channel-vs-sharded.svg).
   --restart-per-scenario / --no-restart-per-scenario
                           a fresh target process per scenario (default: yes, not in smoke)
   --from-results FILE     measure nothing: write the reports (and docs, with --docs) of FILE again
+  --cpu-prof DIR          run the gateway targets under node --cpu-prof, one .cpuprofile per start
+                          in DIR; they are then stopped with SIGTERM, so that the profile is written
   --help
 
 Sizes:
@@ -215,6 +220,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       'client-cpus': { type: 'string' },
       'restart-per-scenario': { type: 'boolean' },
       'from-results': { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -288,5 +294,9 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     restartPerScenario: values['restart-per-scenario'] ?? !smoke,
     channel: 'task_status_updates',
     fromResults: values['from-results'],
+    cpuProfDir:
+      values['cpu-prof'] === undefined || values['cpu-prof'] === ''
+        ? undefined
+        : resolve(values['cpu-prof']),
   };
 }

@@ -8,9 +8,10 @@ import type { LatencyHistogram } from './latency-histogram.js';
  * subscribed, status_update frames), Socket.IO 4 over its WebSocket transport only
  * (engine.io v4 packets `0` open, `2`/`3` ping/pong, socket.io `40` connect, `42[...]` events),
  * or nchan's (`nchan`: one URL per channel, `/sub/<task_id>`, subscribed once upgraded, and each
- * text frame the published body as it is).
+ * text frame the published body as it is). `sse` is not WebSocket at all: the gateway's
+ * `text/event-stream` (lean-sse-client.ts).
  */
-export type Dialect = 'task-status' | 'socketio' | 'nchan';
+export type Dialect = 'task-status' | 'socketio' | 'nchan' | 'sse';
 
 export interface ConnectionTarget {
   host: string;
@@ -40,15 +41,15 @@ const OPCODE_TEXT = 0x1;
 const OPCODE_CLOSE = 0x8;
 const OPCODE_PING = 0x9;
 
-const TASK_STATUS_UPDATE = Buffer.from('{"type":"status_update"');
-const TASK_STATUS_SUBSCRIBED = Buffer.from('{"type":"subscribed"');
+export const TASK_STATUS_UPDATE = Buffer.from('{"type":"status_update"');
+export const TASK_STATUS_SUBSCRIBED = Buffer.from('{"type":"subscribed"');
 const SOCKETIO_UPDATE = Buffer.from('42["status_update"');
 const SOCKETIO_SUBSCRIBED = Buffer.from('42["subscribed"');
 /** nchan sends the published update itself, which starts with its task id (update-message.ts). */
 const NCHAN_UPDATE = Buffer.from('{"task_id":"');
-const TASK_ID_KEY = Buffer.from('"task_id":"');
-const SEQ_KEY = Buffer.from('"seq":');
-const SENT_AT_KEY = Buffer.from('"sent_at_us":');
+export const TASK_ID_KEY = Buffer.from('"task_id":"');
+export const SEQ_KEY = Buffer.from('"seq":');
+export const SENT_AT_KEY = Buffer.from('"sent_at_us":');
 const CHAR_0 = 0x30;
 
 /**
@@ -59,7 +60,7 @@ const CHAR_0 = 0x30;
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 const CHAR_9 = 0x39;
 
-function startsWith(buffer: Buffer, start: number, end: number, prefix: Buffer): boolean {
+export function startsWith(buffer: Buffer, start: number, end: number, prefix: Buffer): boolean {
   if (end - start < prefix.length) return false;
   for (let i = 0; i < prefix.length; i += 1) {
     if (buffer[start + i] !== prefix[i]) return false;
@@ -71,7 +72,7 @@ function startsWith(buffer: Buffer, start: number, end: number, prefix: Buffer):
  * Where `key` starts within [from, end), or -1. A plain loop: the keys sit a few dozen bytes into
  * the payload, where a native `indexOf` call costs more than the scan.
  */
-function indexOfKey(buffer: Buffer, key: Buffer, from: number, end: number): number {
+export function indexOfKey(buffer: Buffer, key: Buffer, from: number, end: number): number {
   const first = key[0];
   const last = end - key.length;
   outer: for (let i = from; i <= last; i += 1) {
@@ -85,13 +86,13 @@ function indexOfKey(buffer: Buffer, key: Buffer, from: number, end: number): num
 }
 
 /** The value read by the last successful readIntegerAfter (a module slot: no allocation per frame). */
-let parsedValue = 0;
+export let parsedValue = 0;
 
 /**
  * Reads the non-negative integer written right after `key` within [from, end): returns the index
  * just past its digits and leaves the value in `parsedValue`; -1 when there is none.
  */
-function readIntegerAfter(buffer: Buffer, key: Buffer, from: number, end: number): number {
+export function readIntegerAfter(buffer: Buffer, key: Buffer, from: number, end: number): number {
   const at = indexOfKey(buffer, key, from, end);
   if (at < 0) return -1;
   let value = 0;
@@ -115,6 +116,8 @@ function upgradePath(dialect: Dialect, taskId: string): string {
       return '/socket.io/?EIO=4&transport=websocket';
     case 'nchan':
       return `/sub/${encodeURIComponent(taskId)}`;
+    case 'sse':
+      throw new Error('sse is not a WebSocket dialect: use LeanSseConnection');
   }
 }
 

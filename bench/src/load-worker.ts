@@ -1,9 +1,11 @@
 /**
- * A load-generator process: holds thousands of lean WebSocket connections, counts what they
- * receive, and answers the coordinator's commands over IPC (see load-worker-protocol.ts).
+ * A load-generator process: holds thousands of lean WebSocket connections (or Server-Sent Events
+ * streams, dialect `sse`), counts what they receive, and answers the coordinator's commands over
+ * IPC (see load-worker-protocol.ts).
  */
 import { LatencyHistogram } from './latency-histogram.js';
-import { DeliveryTally, LeanConnection } from './lean-ws-client.js';
+import { LeanSseConnection } from './lean-sse-client.js';
+import { DeliveryTally, LeanConnection, type ConnectionTarget } from './lean-ws-client.js';
 import type {
   ConnectResult,
   VerifyResult,
@@ -12,10 +14,19 @@ import type {
   WorkerSnapshot,
 } from './load-worker-protocol.js';
 
-let connections: LeanConnection[] = [];
+/** What the worker counts and checks, whichever the transport. */
+type LeanClient = LeanConnection | LeanSseConnection;
+
+function client(target: ConnectionTarget, taskId: string, counts: DeliveryTally): LeanClient {
+  return target.dialect === 'sse'
+    ? new LeanSseConnection(target, taskId, counts)
+    : new LeanConnection(target, taskId, counts);
+}
+
+let connections: LeanClient[] = [];
 let tally = new DeliveryTally(new LatencyHistogram());
 /** Connections that stopped reading: kept open, left out of every count and check. */
-let stalled: LeanConnection[] = [];
+let stalled: LeanClient[] = [];
 let stalledTally = new DeliveryTally(new LatencyHistogram());
 let progressTimer: NodeJS.Timeout | undefined;
 
@@ -30,11 +41,7 @@ async function openAll(command: Extract<WorkerCommand, { op: 'connect' }>): Prom
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < command.taskIds.length) {
-      const connection = new LeanConnection(
-        target,
-        command.taskIds[next],
-        stall ? stalledTally : tally,
-      );
+      const connection = client(target, command.taskIds[next], stall ? stalledTally : tally);
       next += 1;
       try {
         await connection.open(command.timeoutMs);

@@ -6,6 +6,7 @@ import type { RunRecord } from './run-record.js';
 
 const COLORS: Record<string, string> = {
   gateway: '#1f77b4',
+  'gateway-sse': '#17becf',
   'bare-relay': '#7f7f7f',
   socketio: '#ff7f0e',
   nchan: '#9467bd',

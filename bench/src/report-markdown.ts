@@ -1,6 +1,7 @@
 import type { ScenarioId } from './bench-options.js';
 import { fanOutMarkdown, fanOutOf } from './fan-out-report.js';
 import type { CellRecord, RunRecord } from './run-record.js';
+import { SSE_GOAL, sseComparison } from './sse-comparison.js';
 import type { TargetName } from './target-process.js';
 
 export interface MetricSpec {
@@ -292,7 +293,10 @@ function missingText(cell: CellRecord | undefined): string {
 }
 
 function scenarioTable(run: RunRecord, scenario: ScenarioId): string {
-  const targets = run.targets.map((target) => target.name);
+  // Only the targets measured in it (gateway-sse runs S2 and S3 only).
+  const targets = run.targets
+    .map((target) => target.name)
+    .filter((name) => cellOf(run, scenario, name) !== undefined);
   const withBaseline = targets.includes('bare-relay');
   const others = targets.filter((name) => name !== 'bare-relay');
   const header = [
@@ -485,6 +489,37 @@ export function goals(run: RunRecord): Goal[] {
   return result;
 }
 
+/** Issue 12's table: the gateway over SSE beside the same gateway over WebSocket, judged. */
+function sseComparisonMarkdown(run: RunRecord): string | undefined {
+  const rows = sseComparison(run);
+  if (rows === undefined) return undefined;
+  const goal = formatRatio(SSE_GOAL);
+  const table = markdownTable(
+    [
+      'figure',
+      'WebSocket (`gateway`)',
+      'SSE (`gateway-sse`)',
+      'SSE ÷ WebSocket',
+      `SSE as good as WebSocket (goal ≥ ${goal})`,
+      '',
+    ],
+    rows.map((row) => [
+      `${row.label}${row.better === 'higher' ? ' ↑' : ' ↓'}`,
+      formatNumber(row.webSocket),
+      formatNumber(row.sse),
+      formatRatio(row.ratio),
+      formatRatio(row.relative),
+      row.met === undefined ? 'n/a' : row.met ? 'met' : '**not met**',
+    ]),
+  );
+  return (
+    `#### SSE beside WebSocket (issue 12)\n\n` +
+    'The same gateway process and configuration, its clients over Server-Sent Events ' +
+    '(`gateway-sse`) or over WebSocket (`gateway`). "As good as": SSE ÷ WebSocket where higher ' +
+    `is better, WebSocket ÷ SSE where lower is; the goal is ${goal} on each figure.\n\n${table}`
+  );
+}
+
 /** Whether the run measured any of S1–S6, the scenarios run against one target at a time. */
 export function hasTargetScenarios(run: RunRecord): boolean {
   return run.cells.some((cell) => cell.scenario !== 'S7');
@@ -509,6 +544,8 @@ export function renderMarkdown(
     const body = fanOut ? fanOutMarkdown(fanOut, fanOutChartFile) : scenarioTable(run, scenario);
     parts.push(`#### ${SCENARIO_TITLES[scenario]}\n\n${body}`);
   }
+  const sse = sseComparisonMarkdown(run);
+  if (sse !== undefined) parts.push(sse);
   if (hasTargetScenarios(run)) {
     const goalRows = goals(run).map((g) => [
       g.goal,

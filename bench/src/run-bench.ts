@@ -34,7 +34,7 @@ import {
 import { cellRecord, median, type CellRecord, type RunRecord } from './run-record.js';
 import { SCENARIOS, type ScenarioMeasurement } from './scenarios.js';
 import { describeConfiguration, targetConfiguration } from './target-configuration.js';
-import { targetDefinition, TargetProcess } from './target-process.js';
+import { measuresScenario, targetDefinition, TargetProcess } from './target-process.js';
 import { UpdateMessages } from './update-message.js';
 
 const PARSE_BASELINE = fileURLToPath(new URL('./json-parse-baseline.js', import.meta.url));
@@ -138,7 +138,8 @@ function checkPrerequisites(options: BenchOptions): void {
   if (options.targets.includes('nchan') && nchan !== undefined) {
     throw new Error(`cannot measure nchan: ${nchan}`);
   }
-  if (options.targets.includes('gateway') && !existsSync(options.gatewayMain)) {
+  const gateways = options.targets.some((name) => name === 'gateway' || name === 'gateway-sse');
+  if (gateways && !existsSync(options.gatewayMain)) {
     throw new Error(
       `${options.gatewayMain} is missing: build the gateway first (npm run build), ` +
         'or point --gateway at a build',
@@ -175,7 +176,7 @@ async function run(options: BenchOptions): Promise<number> {
   const messages = new UpdateMessages(options.sizes['payload-bytes']);
   const connectionsNeeded = maxConnections(options);
   const definitions = options.targets.map((name) =>
-    targetDefinition(name, options.gatewayMain, connectionsNeeded),
+    targetDefinition(name, options.gatewayMain, connectionsNeeded, options.cpuProfDir),
   );
   // Printed before measuring and kept in the record: the figures name what produced them.
   const configurations = new Map(
@@ -237,6 +238,7 @@ async function run(options: BenchOptions): Promise<number> {
             log(`${SCENARIO_TITLES.S7}: ${summary('S7', measurement)}`);
             continue;
           }
+          if (!measuresScenario(definition, scenario)) continue;
           if (!target || options.restartPerScenario || !target.running) {
             await target?.stop(control, options.channel);
             target = await TargetProcess.start(definition, {
@@ -288,9 +290,11 @@ async function run(options: BenchOptions): Promise<number> {
 
   const cells: CellRecord[] = [];
   for (const scenario of options.scenarios) {
-    for (const name of options.targets) {
+    for (const definition of definitions) {
+      const name = definition.name;
       // S7 measures the gateway only.
       if (scenario === 'S7' && name !== 'gateway') continue;
+      if (scenario !== 'S7' && !measuresScenario(definition, scenario)) continue;
       cells.push(cellRecord(scenario, name, measurements.get(`${scenario}/${name}`) ?? []));
     }
   }

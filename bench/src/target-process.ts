@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import type { TargetScenarioId } from './bench-options.js';
 import { pinnedCommand } from './cpu-pinning.js';
 import type { Dialect } from './lean-ws-client.js';
 import {
@@ -23,7 +24,7 @@ import { processCpuSeconds, processMemory, type MemoryStats } from './proc-stats
 import { freePort } from './redis-server-process.js';
 import { pollUntil } from './timeouts.js';
 
-export const TARGET_NAMES = ['gateway', 'bare-relay', 'socketio', 'nchan'] as const;
+export const TARGET_NAMES = ['gateway', 'gateway-sse', 'bare-relay', 'socketio', 'nchan'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** The targets a run measures unless told otherwise: nchan only where it is installed. */
@@ -48,6 +49,24 @@ export interface TargetDefinition {
   env: Record<string, string>;
   /** BENCH_GATEWAY_ENV as given, when it added to `env`. */
   benchGatewayEnv?: string;
+  /** The scenarios it is measured in, when not all of them. */
+  scenarios?: readonly TargetScenarioId[];
+  /** Stopped with SIGTERM first (a profiled gateway writes its profile as it exits). */
+  stopGracefully?: boolean;
+}
+
+/**
+ * The scenarios of `gateway-sse` (issue 12): throughput and latency over Server-Sent Events,
+ * beside the same figures over WebSocket.
+ */
+export const SSE_SCENARIOS: readonly TargetScenarioId[] = ['S2', 'S3'];
+
+/** Whether `definition` is measured in `scenario`. */
+export function measuresScenario(definition: TargetDefinition, scenario: string): boolean {
+  return (
+    definition.scenarios === undefined ||
+    (definition.scenarios as readonly string[]).includes(scenario)
+  );
 }
 
 /**
@@ -72,6 +91,8 @@ export function targetEnvironment(
 
 const BASELINES = fileURLToPath(new URL('../baselines/', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
+/** A gateway's graceful shutdown takes at most SHUTDOWN_TIMEOUT_MS (10 s by default). */
+const GRACEFUL_STOP_MS = 15_000;
 const NCHAN_CONF = 'nginx.conf';
 
 /**
@@ -101,17 +122,28 @@ export function targetDefinition(
   name: TargetName,
   gatewayMain: string,
   maxConnections: number,
+  cpuProfDir?: string,
 ): TargetDefinition {
   switch (name) {
     case 'gateway':
+    case 'gateway-sse': {
+      const sse = name === 'gateway-sse';
       return {
         name,
-        dialect: 'task-status',
+        dialect: sse ? 'sse' : 'task-status',
         publisher: 'redis',
         description:
           `this gateway, built (${gatewayMain}), NODE_ENV=production, LOG_LEVEL=WARNING` +
-          (process.env.BENCH_GATEWAY_ENV ? `, ${process.env.BENCH_GATEWAY_ENV}` : ''),
-        command: nodeScript(gatewayMain),
+          (process.env.BENCH_GATEWAY_ENV ? `, ${process.env.BENCH_GATEWAY_ENV}` : '') +
+          (sse
+            ? `; the same process as \`gateway\`, its clients over Server-Sent Events ` +
+              `(GET /tasks/events?task_id=…), in ${SSE_SCENARIOS.join(' and ')} only`
+            : ''),
+        command:
+          cpuProfDir === undefined
+            ? nodeScript(gatewayMain)
+            : () => [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, gatewayMain]],
+        ...(cpuProfDir === undefined ? {} : { stopGracefully: true }),
         files: NO_FILES,
         env: {
           NODE_ENV: 'production',
@@ -122,7 +154,9 @@ export function targetDefinition(
         ...(process.env.BENCH_GATEWAY_ENV
           ? { benchGatewayEnv: process.env.BENCH_GATEWAY_ENV }
           : {}),
+        ...(sse ? { scenarios: SSE_SCENARIOS } : {}),
       };
+    }
     case 'bare-relay':
       return {
         name,
@@ -289,8 +323,15 @@ export class TargetProcess {
   async stop(control?: Redis, channel?: string): Promise<void> {
     if (this.running) {
       const exited = once(this.child, 'exit');
-      this.child.kill('SIGKILL');
-      await exited;
+      if (this.definition.stopGracefully) {
+        this.child.kill('SIGTERM');
+        const killer = setTimeout(() => this.child.kill('SIGKILL'), GRACEFUL_STOP_MS);
+        await exited;
+        clearTimeout(killer);
+      } else {
+        this.child.kill('SIGKILL');
+        await exited;
+      }
     }
     if (this.definition.publisher === 'redis' && control && channel !== undefined) {
       await pollUntil(async () => (await subscriberCount(control, channel)) === 0, 5_000);

@@ -2,16 +2,21 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { WebSocketServer, type AddressInfo } from 'ws';
+import { waitUntil } from '../support/with-timeout.js';
 
 const BUILD_TIMEOUT_MS = 90_000;
 const RUN_TIMEOUT_MS = 150_000;
 const TARGETS = ['gateway', 'bare-relay', 'socketio'];
+/** The gateway again, its clients over Server-Sent Events: S2 and S3 only (issue 12). */
+const SSE_TARGET = 'gateway-sse';
+const SSE_SCENARIOS = ['S2', 'S3'];
 /** The gateway's default backpressure threshold, set explicitly: recorded, and changes nothing. */
 const GATEWAY_EXTRA_ENV = 'WS_BACKPRESSURE_BYTES=262144';
 const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
@@ -59,6 +64,15 @@ interface SmokeRecord {
       loadGenerator: { share: number; saturated: boolean };
     }[];
   }[];
+}
+
+/** The load generator's SSE client, as built into bench/dist. */
+interface LeanSseClientModule {
+  LeanSseConnection: new (
+    target: { host: string; port: number; dialect: 'sse' },
+    taskId: string,
+    tally: unknown,
+  ) => { frames: number; lastSeq: number; open(timeoutMs: number): Promise<void>; close(): void };
 }
 
 /** The load generator's client, as built into bench/dist (read at run time: bench/ is built apart). */
@@ -138,7 +152,7 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
           join('bench', 'dist', 'src', 'run-bench.js'),
           '--smoke',
           '--targets',
-          TARGETS.join(','),
+          [...TARGETS, SSE_TARGET].join(','),
           '--gateway',
           gateway,
           '--results-dir',
@@ -244,6 +258,111 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
       assert.equal(tally.protocolErrors, 0);
     } finally {
       connection.close();
+      server.close();
+    }
+  });
+
+  it('ran S2 and S3 over SSE (gateway-sse), and no other scenario, with no problem', () => {
+    assert.deepEqual(
+      record.cells.filter((c) => c.target === SSE_TARGET).map((c) => c.scenario),
+      SSE_SCENARIOS,
+    );
+    for (const scenario of SSE_SCENARIOS) {
+      const { problems, runs } = cell(scenario, SSE_TARGET);
+      assert.deepEqual(problems, [], scenario);
+      assert.ok(runs[0].metrics.deliveredPerSec > 0, scenario);
+    }
+  });
+
+  it('counted every SSE frame of S2 and S3, in order and for the right task, and lost none', () => {
+    for (const scenario of SSE_SCENARIOS) {
+      const delivery = cell(scenario, SSE_TARGET).runs[0].delivery;
+      const where = `${scenario} ${SSE_TARGET}`;
+      assert.ok(delivery, where);
+      assert.ok(delivery.expected > 0, `${where}: nothing was published`);
+      assert.equal(delivery.delivered, delivery.expected, where);
+      assert.equal(delivery.lost, 0, where);
+      assert.equal(delivery.extra, 0, where);
+      assert.equal(delivery.outOfOrder, 0, where);
+      assert.equal(delivery.incomplete, 0, where);
+      assert.equal(delivery.unexpectedCloses, 0, where);
+      assert.equal(delivery.protocolErrors, 0, where);
+      assert.equal(delivery.wrongTask, 0, where);
+      assert.equal(delivery.drained, true, where);
+    }
+  });
+
+  it('started gateway-sse exactly as gateway, and reported SSE beside WebSocket with the goal', () => {
+    const configuration = (name: string) =>
+      record.targets.find((t) => t.name === name)?.configuration;
+    assert.ok(configuration(SSE_TARGET), 'no configuration recorded for gateway-sse');
+    assert.deepEqual(configuration(SSE_TARGET), configuration('gateway'));
+    const markdown = resultFiles.find((file) => file.endsWith('.md'));
+    assert.ok(markdown);
+    const text = readFileSync(join(resultsDir, markdown), 'utf8');
+    assert.match(text, /#### SSE beside WebSocket \(issue 12\)/);
+    // Both figures, their ratio, SSE relative to WebSocket and the verdict; whichever it is.
+    const figure = String.raw`[\d,.]+`;
+    for (const label of ['S2 frames delivered/s ↑', 'S3 latency p99 \\(ms\\) ↓']) {
+      assert.match(
+        text,
+        new RegExp(
+          String.raw`\| ${label} \| ${figure} \| ${figure} \| ${figure}× \| ${figure}× \| (met|\*\*not met\*\*) \|`,
+        ),
+        label,
+      );
+    }
+  });
+
+  it('the SSE client reads events cut anywhere, skips comments, and checks ids and task ids', async () => {
+    const { DeliveryTally } = await importBench<LeanClientModule>('lean-ws-client.js');
+    const { LeanSseConnection } = await importBench<LeanSseClientModule>('lean-sse-client.js');
+    const { LatencyHistogram } = await importBench<{ LatencyHistogram: new () => unknown }>(
+      'latency-histogram.js',
+    );
+    const update = (taskId: string, id: string, seq: number, eol = '\n'): string =>
+      [
+        'event: status_update',
+        `id: ${id}`,
+        `data: {"type":"status_update","task_id":"${taskId}","data":{"seq":${seq},"sent_at_us":1}}`,
+        '',
+        '',
+      ].join(eol);
+    const stream =
+      `:${' '.repeat(2048)}\nretry: 3000\n\n` +
+      'event: subscribed\ndata: {"type":"subscribed","task_id":"t1","message":"ok"}\n\n' +
+      update('t1', 't1:-', 1) +
+      // t10 starts with t1: only the closing quote tells them apart; then an id of another task.
+      update('t10', 't10:-', 2) +
+      update('t1', 't2:-', 2) +
+      ':\n\n' +
+      update('t1', 't1:-', 2, '\r\n') +
+      update('t1', 't1:-', 3);
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      // Written in pieces of 7 bytes, each its own chunk: events and lines cut anywhere.
+      const bytes = Buffer.from(stream);
+      for (let at = 0; at < bytes.length; at += 7) response.write(bytes.subarray(at, at + 7));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const tally = new DeliveryTally(new LatencyHistogram());
+    const { port } = server.address() as AddressInfo;
+    const connection = new LeanSseConnection(
+      { host: '127.0.0.1', port, dialect: 'sse' },
+      't1',
+      tally,
+    );
+    try {
+      await connection.open(5_000);
+      await waitUntil(() => tally.frames + tally.wrongTask >= 5, 5_000, 'the five updates');
+      assert.equal(tally.frames, 3);
+      assert.equal(connection.lastSeq, 3);
+      assert.equal(tally.wrongTask, 2);
+      assert.equal(tally.protocolErrors, 0);
+    } finally {
+      connection.close();
+      server.closeAllConnections();
       server.close();
     }
   });
