@@ -3,6 +3,7 @@ import { AUTH_OPTIONS } from '../auth/auth-options.js';
 import { CLOCK, systemClock } from '../clock/clock.js';
 import { ConnectionSessions } from '../auth/connection-sessions.js';
 import { JwtVerifier } from '../auth/jwt-verifier.js';
+import { AccessVerdicts } from '../auth/access-verdicts.js';
 import { TaskAccessPolicy } from '../auth/task-access-policy.js';
 import { UpgradeAuthenticator } from '../auth/upgrade-authenticator.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
@@ -79,6 +80,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     // One provider, so that a test can override it for token expiry and the drain at once.
     { provide: CLOCK, useValue: systemClock },
     // TaskAccessPolicy is added by the module definition (the taskAccessPolicy extra).
+    AccessVerdicts,
     JwtVerifier,
     ConnectionSessions,
     UpgradeAuthenticator,
@@ -168,6 +170,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     ConnectionSessions,
     UpgradeAuthenticator,
     TaskAccessPolicy,
+    AccessVerdicts,
     ConnectionRegistry,
     ReportedLimits,
     DeliveryCounters,

@@ -29,7 +29,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { ConnectionSessions } from '../auth/connection-sessions.js';
 import { JwtVerifier } from '../auth/jwt-verifier.js';
 import type { Principal } from '../auth/principal.js';
-import { TaskAccessPolicy } from '../auth/task-access-policy.js';
+import { AccessVerdicts } from '../auth/access-verdicts.js';
 import { TokenRejectedError } from '../auth/token-rejected.error.js';
 import { CLOCK, systemClock, type Clock } from '../clock/clock.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
@@ -80,7 +80,7 @@ export class TaskStatusGateway
     private readonly delivery: TaskUpdateDelivery,
     private readonly verifier: JwtVerifier,
     private readonly sessions: ConnectionSessions<WebSocket>,
-    private readonly access: TaskAccessPolicy,
+    private readonly access: AccessVerdicts,
     private readonly shardChannels: ShardChannelSubscriptions,
     private readonly groups: GroupSubscriptions,
     // Times the shutdown drain; tests move it by hand.
@@ -144,7 +144,7 @@ export class TaskStatusGateway
     task_id: string,
   ): Promise<SubscribedMessage | undefined> {
     const principal = this.sessions.principalOf(client);
-    if (!principal || !(await this.mayWatch(principal, task_id))) {
+    if (!principal || !(await this.access.mayWatchTask(principal, task_id))) {
       throw new ProtocolErrorException('forbidden', 'This token does not allow that task', {
         task_id,
       });
@@ -226,7 +226,7 @@ export class TaskStatusGateway
     group: string,
   ): Promise<GroupSubscribedMessage | undefined> {
     const principal = this.sessions.principalOf(client);
-    if (!principal || !(await this.mayWatchGroup(principal, group))) {
+    if (!principal || !(await this.access.mayWatchGroup(principal, group))) {
       throw new ProtocolErrorException('forbidden', 'This token does not allow that group', {
         group,
       });
@@ -323,8 +323,8 @@ export class TaskStatusGateway
     const held = [...this.registry.tasksOf(client)];
     const heldGroups = [...this.registry.groupsOf(client)];
     const [allowed, allowedGroups] = await Promise.all([
-      Promise.all(held.map((taskId) => this.mayWatch(principal, taskId))),
-      Promise.all(heldGroups.map((groupId) => this.mayWatchGroup(principal, groupId))),
+      Promise.all(held.map((taskId) => this.access.mayWatchTask(principal, taskId))),
+      Promise.all(heldGroups.map((groupId) => this.access.mayWatchGroup(principal, groupId))),
     ]);
     if (client.readyState !== client.OPEN) return undefined;
     // From here on synchronous: no update for a revoked task is written after the switch.
@@ -358,27 +358,6 @@ export class TaskStatusGateway
           ? null
           : new Date(principal.expiresAt * 1000).toISOString(),
     };
-  }
-
-  /** The policy's verdict; a policy that throws denies (fail closed). */
-  private async mayWatch(principal: Principal, taskId: string): Promise<boolean> {
-    try {
-      return (await this.access.canSubscribe(principal, taskId)) === true;
-    } catch (error) {
-      this.logger.warn(`TaskAccessPolicy failed for ${taskId}; denied: ${String(error)}`);
-      return false;
-    }
-  }
-
-  /** The policy's verdict for a group; a policy without canSubscribeGroup, or one that throws, denies. */
-  private async mayWatchGroup(principal: Principal, groupId: string): Promise<boolean> {
-    if (!this.access.canSubscribeGroup) return false;
-    try {
-      return (await this.access.canSubscribeGroup(principal, groupId)) === true;
-    } catch (error) {
-      this.logger.warn(`TaskAccessPolicy failed for group ${groupId}; denied: ${String(error)}`);
-      return false;
-    }
   }
 
   /** Refuses new upgrades, then closes every socket with 1001 so clients reconnect elsewhere. */

@@ -16,8 +16,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConnectionSessions } from '../auth/connection-sessions.js';
 import { JwtVerifier } from '../auth/jwt-verifier.js';
-import type { Principal } from '../auth/principal.js';
-import { TaskAccessPolicy } from '../auth/task-access-policy.js';
+import { AccessVerdicts } from '../auth/access-verdicts.js';
 import { CLOCK, systemClock, type Clock, type ClockTimer } from '../clock/clock.js';
 import { ConnectionAdmission } from '../connections/connection-admission.js';
 import {
@@ -70,7 +69,7 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     private readonly updates: TaskUpdateDelivery,
     private readonly verifier: JwtVerifier,
     private readonly sessions: ConnectionSessions<TaskSubscriber>,
-    private readonly access: TaskAccessPolicy,
+    private readonly access: AccessVerdicts,
     private readonly groups: GroupSubscriptions,
     private readonly shardChannels: ShardChannelSubscriptions,
     // Times the heartbeats and the end of the shutdown; tests move it by hand.
@@ -169,7 +168,7 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     for (const taskId of taskIds) {
       if (this.verifier.enabled) {
         const principal = this.sessions.principalOf(stream);
-        if (!principal || !(await this.mayWatch(principal, taskId))) {
+        if (!principal || !(await this.access.mayWatchTask(principal, taskId))) {
           this.sendError(stream, 'forbidden', 'This token does not allow that task', taskId);
           continue;
         }
@@ -215,7 +214,7 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
       if (stream.readyState !== 1) return;
       if (this.verifier.enabled) {
         const principal = this.sessions.principalOf(stream);
-        if (!principal || !(await this.mayWatchGroup(principal, groupId))) {
+        if (!principal || !(await this.access.mayWatchGroup(principal, groupId))) {
           this.sendGroupError(stream, 'forbidden', 'This token does not allow that group', groupId);
           continue;
         }
@@ -307,27 +306,6 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
   ): void {
     const error = { type: 'error', code, message, group: groupId } satisfies ErrorMessage;
     stream.send(Buffer.from(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
-  }
-
-  /** The policy's verdict for a group; a policy without canSubscribeGroup, or one that throws, denies. */
-  private async mayWatchGroup(principal: Principal, groupId: string): Promise<boolean> {
-    if (!this.access.canSubscribeGroup) return false;
-    try {
-      return (await this.access.canSubscribeGroup(principal, groupId)) === true;
-    } catch (error) {
-      this.logger.warn(`TaskAccessPolicy failed for group ${groupId}; denied: ${String(error)}`);
-      return false;
-    }
-  }
-
-  /** The policy's verdict; a policy that throws denies (fail closed), as over WebSocket. */
-  private async mayWatch(principal: Principal, taskId: string): Promise<boolean> {
-    try {
-      return (await this.access.canSubscribe(principal, taskId)) === true;
-    } catch (error) {
-      this.logger.warn(`TaskAccessPolicy failed for ${taskId}; denied: ${String(error)}`);
-      return false;
-    }
   }
 
   /** A comment on each idle stream; one with bytes still buffered is not idle. */
