@@ -11,6 +11,7 @@ import { RATE_LIMIT_CLOCK, type RateLimitClock } from '../rate-limit/rate-limit-
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { CloseCode, type ErrorCode, type ErrorMessage } from '@task-status/client/protocol';
 import { ConnectionMessageQueue } from './connection-message-queue.js';
+import type { GatewayMessageHandler, GatewayMessageTable } from './gateway-message-table.js';
 import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
 import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from '../core/json-nesting.js';
 
@@ -19,6 +20,24 @@ const OVER_RATE = Symbol('over rate');
 export const RATE_LIMIT_CLOSE_REASON = 'Rate limit exceeded';
 
 type Transform = (data: unknown) => Observable<unknown>;
+
+/** Where messages of each type go: a table shared by all connections, or one connection's own. */
+interface MessageRoutes {
+  /** The message types, as the `unknown_type` error lists them. */
+  readonly names: string;
+  handlerFor(type: string): GatewayMessageHandler | undefined;
+}
+
+/** Nest's handlers bound to one connection, as routes: used where no table could be built. */
+function boundRoutes(handlers: readonly MessageMappingProperties[]): MessageRoutes {
+  return {
+    names: handlers.map((candidate) => String(candidate.message)).join(', '),
+    handlerFor(type) {
+      const handler = handlers.find((candidate) => candidate.message === type);
+      return handler && ((_client, message, name) => handler.callback(message, name));
+    },
+  };
+}
 
 function protocolError(code: ErrorCode, message: string, field?: string): Observable<ErrorMessage> {
   // Checked here: the connection's queue stringifies whatever a handler returns, untyped.
@@ -41,6 +60,8 @@ function protocolError(code: ErrorCode, message: string, field?: string): Observ
 export class InboundRouter {
   private readonly logger = new Logger(InboundRouter.name);
   private readonly rateLimiter: MessageRateLimiter;
+  /** Nest's result transform, the same for every connection: kept once rather than per socket. */
+  private sharedTransform: Transform | undefined;
 
   constructor(
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
@@ -64,7 +85,16 @@ export class InboundRouter {
    * small queue instead of an rxjs pipeline per connection, which idle connections would
    * otherwise hold (see docs/benchmarks.md, S1).
    */
-  bind(client: WebSocket, handlers: MessageMappingProperties[], transform: Transform): void {
+  bind(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: Transform,
+    table?: GatewayMessageTable,
+  ): void {
+    // With the gateway's table, Nest's per-connection copies of its handlers are not kept.
+    const shared = table?.matches(handlers) === true;
+    const routes: MessageRoutes = shared ? table : boundRoutes(handlers);
+    const run = shared ? (this.sharedTransform ??= transform) : transform;
     const context = { connection_id: connectionIdOf(client) };
     const rateLimit = this.rateLimiter.open(context.connection_id);
     if (rateLimit) this.limitProtocolPings(client, rateLimit);
@@ -74,7 +104,7 @@ export class InboundRouter {
         logContext.run(context, () =>
           event === OVER_RATE && rateLimit
             ? this.answerOverRate(client, rateLimit)
-            : this.route(event as { data: unknown }, handlers, transform),
+            : this.route(client, event as { data: unknown }, routes, run),
         ),
       (response) => {
         if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(response));
@@ -97,12 +127,13 @@ export class InboundRouter {
   }
 
   /**
-   * Routes one message by its `type`. The handlers are the connection's own (Nest binds them to
-   * it); a scan of the few of them saves a Map per connection.
+   * Routes one message by its `type` (see bind() for where the routes come from). Nest's
+   * bindMessageHandler passes a connection's bound handlers instead, without the client.
    */
   route(
+    client: WebSocket | undefined,
     event: { data: unknown },
-    handlers: readonly MessageMappingProperties[],
+    routes: MessageRoutes | readonly MessageMappingProperties[],
     transform: Transform,
   ): Observable<unknown> {
     // ws hands text frames over as strings and binary frames as Buffers.
@@ -131,16 +162,17 @@ export class InboundRouter {
     if (typeof type !== 'string') {
       return protocolError('invalid_message', 'type must be a string', 'type');
     }
-    const handler = handlers.find((candidate) => candidate.message === type);
+    const table = Array.isArray(routes) ? boundRoutes(routes) : (routes as MessageRoutes);
+    const handler = table.handlerFor(type);
     if (!handler) {
       const shown = type.length > 32 ? `${type.slice(0, 32)}...` : type;
       return protocolError(
         'unknown_type',
-        `Unknown message type ${JSON.stringify(shown)}; expected one of: ${handlers.map((candidate) => String(candidate.message)).join(', ')}`,
+        `Unknown message type ${JSON.stringify(shown)}; expected one of: ${table.names}`,
       );
     }
     try {
-      return transform(handler.callback(message, type));
+      return transform(handler(client, message, type));
     } catch {
       // Errors reach the client through the exception filter; a throw here must not end the stream.
       return EMPTY;
