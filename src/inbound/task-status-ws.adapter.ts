@@ -85,11 +85,10 @@ export class TaskStatusWsAdapter extends WsAdapter {
    * only: ws closes it with the right code, and they are logged at debug level, not as errors.
    */
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
-    server.on('connection', (socket: WebSocket) =>
-      socket.on('error', (error: Error) =>
-        this.logger.debug?.(`Client socket error: ${error.message}`),
-      ),
-    );
+    // One listener for every socket rather than a closure each.
+    const onClientError = (error: Error) =>
+      this.logger.debug?.(`Client socket error: ${error.message}`);
+    server.on('connection', (socket: WebSocket) => socket.on('error', onClientError));
     server.on('error', (error: Error) => this.logger.error(error));
     return server;
   }
