@@ -20,8 +20,14 @@ export class ConnectionHeartbeat {
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
+  /** One listener for every socket (ws calls it with the socket as `this`): no closure each. */
+  private readonly onPong = ((awaitingPong) =>
+    function (this: WebSocket): void {
+      awaitingPong.delete(this);
+    })(this.awaitingPong);
+
   watch(socket: WebSocket): void {
-    socket.on('pong', () => this.awaitingPong.delete(socket));
+    socket.on('pong', this.onPong);
   }
 
   start(server: WebSocketServer): void {

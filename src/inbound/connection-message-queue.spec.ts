@@ -17,7 +17,7 @@ function recorder() {
 describe('ConnectionMessageQueue', () => {
   it('answers synchronous handlers at once, in order', () => {
     const { answers, errors, answer, fail } = recorder();
-    const queue = new ConnectionMessageQueue<number>((n) => of(n * 10), answer, fail);
+    const queue = new ConnectionMessageQueue<number>({ handle: (n) => of(n * 10), answer, fail });
     for (const n of [1, 2, 3]) queue.push(n);
     assert.deepEqual(answers, [10, 20, 30]);
     assert.deepEqual(errors, []);
@@ -28,14 +28,14 @@ describe('ConnectionMessageQueue', () => {
     const { answers, answer, fail } = recorder();
     const slow = new Subject<unknown>();
     const handled: number[] = [];
-    const queue = new ConnectionMessageQueue<number>(
-      (n): Observable<unknown> => {
+    const queue = new ConnectionMessageQueue<number>({
+      handle: (n): Observable<unknown> => {
         handled.push(n);
         return n === 1 ? slow : of(`answer ${n}`);
       },
       answer,
       fail,
-    );
+    });
     queue.push(1);
     queue.push(2);
     queue.push(3);
@@ -51,8 +51,8 @@ describe('ConnectionMessageQueue', () => {
 
   it('skips empty answers, and goes on after a handler that errors or throws', () => {
     const { answers, errors, answer, fail } = recorder();
-    const queue = new ConnectionMessageQueue<string>(
-      (item) => {
+    const queue = new ConnectionMessageQueue<string>({
+      handle: (item) => {
         if (item === 'throw') throw new Error('thrown');
         if (item === 'error') return throwError(() => new Error('errored'));
         if (item === 'none') return EMPTY;
@@ -61,7 +61,7 @@ describe('ConnectionMessageQueue', () => {
       },
       answer,
       fail,
-    );
+    });
     for (const item of ['a', 'throw', 'none', 'error', 'null', 'b']) queue.push(item);
     assert.deepEqual(answers, ['a', 'b']);
     assert.deepEqual(
@@ -74,14 +74,14 @@ describe('ConnectionMessageQueue', () => {
     const { answers, answer, fail } = recorder();
     const slow = new Subject<unknown>();
     const handled: number[] = [];
-    const queue = new ConnectionMessageQueue<number>(
-      (n) => {
+    const queue = new ConnectionMessageQueue<number>({
+      handle: (n) => {
         handled.push(n);
         return n === 1 ? slow : of(n);
       },
       answer,
       fail,
-    );
+    });
     queue.push(1);
     queue.push(2);
     queue.close();

@@ -1,5 +1,12 @@
 import type { Observable } from 'rxjs';
 
+/** What a queue does with its items: one object per connection, not three closures. */
+export interface MessageQueueHandler<T> {
+  handle(item: T): Observable<unknown>;
+  answer(response: unknown): void;
+  fail(error: unknown): void;
+}
+
 /**
  * Handles one connection's messages one at a time, in arrival order, whether a handler answers
  * synchronously or later, so answers leave in request order. What concatMap over the message
@@ -12,11 +19,7 @@ export class ConnectionMessageQueue<T> {
   private draining = false;
   private closed = false;
 
-  constructor(
-    private readonly handle: (item: T) => Observable<unknown>,
-    private readonly answer: (response: unknown) => void,
-    private readonly fail: (error: unknown) => void,
-  ) {}
+  constructor(private readonly handler: MessageQueueHandler<T>) {}
 
   get pending(): number {
     return this.waiting.length;
@@ -36,12 +39,12 @@ export class ConnectionMessageQueue<T> {
 
   /** Observer of the running handler's observable: an answer. */
   next(response: unknown): void {
-    if (!this.closed && response !== undefined && response !== null) this.answer(response);
+    if (!this.closed && response !== undefined && response !== null) this.handler.answer(response);
   }
 
   /** Observer of the running handler's observable: it failed; the next message goes on. */
   error(error: unknown): void {
-    this.fail(error);
+    this.handler.fail(error);
     this.complete();
   }
 
@@ -60,7 +63,7 @@ export class ConnectionMessageQueue<T> {
         this.busy = true;
         try {
           // The queue is the observer: no closures per connection.
-          this.handle(item).subscribe(this);
+          this.handler.handle(item).subscribe(this);
         } catch (error) {
           this.error(error);
         }

@@ -4,21 +4,42 @@ import { EMPTY, from, of, type Observable } from 'rxjs';
 import { concatMap } from 'rxjs/operators';
 import { WebSocket } from 'ws';
 import { connectionIdOf } from '../connections/connection-id.js';
-import { logContext } from '../logging/log-context.js';
 import type { ConnectionRateLimit } from '../rate-limit/connection-rate-limit.js';
 import { MessageRateLimiter } from '../rate-limit/message-rate-limiter.js';
 import { RATE_LIMIT_CLOCK, type RateLimitClock } from '../rate-limit/rate-limit-clock.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { CloseCode, type ErrorCode, type ErrorMessage } from '@task-status/client/protocol';
-import { ConnectionMessageQueue } from './connection-message-queue.js';
+import {
+  InboundConnection,
+  OVER_RATE,
+  type InboundConnectionOwner,
+  type InboundItem,
+} from './inbound-connection.js';
+import type { GatewayMessageHandler, GatewayMessageTable } from './gateway-message-table.js';
 import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
 import { MAX_CLIENT_MESSAGE_NESTING, nestsDeeperThan } from '../core/json-nesting.js';
 
-/** Stands in for a message that arrived over the connection's rate: it is never read. */
-const OVER_RATE = Symbol('over rate');
 export const RATE_LIMIT_CLOSE_REASON = 'Rate limit exceeded';
 
 type Transform = (data: unknown) => Observable<unknown>;
+
+/** Where messages of each type go: a table shared by all connections, or one connection's own. */
+interface MessageRoutes {
+  /** The message types, as the `unknown_type` error lists them. */
+  readonly names: string;
+  handlerFor(type: string): GatewayMessageHandler | undefined;
+}
+
+/** Nest's handlers bound to one connection, as routes: used where no table could be built. */
+function boundRoutes(handlers: readonly MessageMappingProperties[]): MessageRoutes {
+  return {
+    names: handlers.map((candidate) => String(candidate.message)).join(', '),
+    handlerFor(type) {
+      const handler = handlers.find((candidate) => candidate.message === type);
+      return handler && ((_client, message, name) => handler.callback(message, name));
+    },
+  };
+}
 
 function protocolError(code: ErrorCode, message: string, field?: string): Observable<ErrorMessage> {
   // Checked here: the connection's queue stringifies whatever a handler returns, untyped.
@@ -38,9 +59,11 @@ function protocolError(code: ErrorCode, message: string, field?: string): Observ
  * protocol error instead of being ignored.
  */
 @Injectable()
-export class InboundRouter {
+export class InboundRouter implements InboundConnectionOwner {
   private readonly logger = new Logger(InboundRouter.name);
   private readonly rateLimiter: MessageRateLimiter;
+  /** Nest's result transform, the same for every connection: kept once rather than per socket. */
+  private sharedTransform: Transform | undefined;
 
   constructor(
     @Inject(GATEWAY_OPTIONS) private readonly options: ResolvedGatewayOptions,
@@ -64,45 +87,60 @@ export class InboundRouter {
    * small queue instead of an rxjs pipeline per connection, which idle connections would
    * otherwise hold (see docs/benchmarks.md, S1).
    */
-  bind(client: WebSocket, handlers: MessageMappingProperties[], transform: Transform): void {
-    const context = { connection_id: connectionIdOf(client) };
-    const rateLimit = this.rateLimiter.open(context.connection_id);
-    if (rateLimit) this.limitProtocolPings(client, rateLimit);
-    const queue = new ConnectionMessageQueue<{ data: unknown } | typeof OVER_RATE>(
-      // Whatever a handler logs, now or after an await, carries the connection's id.
-      (event) =>
-        logContext.run(context, () =>
-          event === OVER_RATE && rateLimit
-            ? this.answerOverRate(client, rateLimit)
-            : this.route(event as { data: unknown }, handlers, transform),
-        ),
-      (response) => {
-        if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(response));
-      },
-      (error) => this.logger.error(error),
-    );
-    client.on('message', (data: Buffer, isBinary: boolean) => {
-      // Nothing more is read from a connection that is being closed.
-      if (client.readyState !== WebSocket.OPEN) return;
-      // As each message arrives, before it is parsed or queued behind a slower one: an
-      // over-rate message is answered (or ends the connection) without being read.
-      if (rateLimit !== undefined && !rateLimit.take()) {
-        queue.push(OVER_RATE);
-        return;
-      }
-      // ws hands a text message over as a Buffer; handlers get the text, binary stays a Buffer.
-      queue.push({ data: isBinary ? data : data.toString() });
-    });
-    client.once('close', () => queue.close());
+  bind(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: Transform,
+    table?: GatewayMessageTable,
+  ): void {
+    // With the gateway's table, Nest's per-connection copies of its handlers are not kept.
+    const shared = table?.matches(handlers) === true;
+    const routes: MessageRoutes = shared ? table : boundRoutes(handlers);
+    const run = shared ? (this.sharedTransform ??= transform) : transform;
+    const connectionId = connectionIdOf(client);
+    const rateLimit = this.rateLimiter.open(connectionId);
+    new InboundConnection(client, this, routes, run, rateLimit, connectionId).listen();
+  }
+
+  /** InboundConnection's owner: a message, or one that came over the rate. */
+  handle(connection: InboundConnection, item: InboundItem): Observable<unknown> {
+    const { client, rateLimit } = connection;
+    return item === OVER_RATE
+      ? rateLimit
+        ? this.answerOverRate(client, rateLimit)
+        : EMPTY
+      : this.route(
+          client,
+          item,
+          connection.routes as MessageRoutes,
+          connection.transform as Transform,
+        );
+  }
+
+  failed(error: unknown): void {
+    this.logger.error(error);
   }
 
   /**
-   * Routes one message by its `type`. The handlers are the connection's own (Nest binds them to
-   * it); a scan of the few of them saves a Map per connection.
+   * WebSocket pings are answered by ws itself, so a ping flood would cost a pong each: they take
+   * tokens from the same bucket, and over-rate ones count as violations (with no answer frame).
+   */
+  pinged({ client, rateLimit }: InboundConnection): void {
+    if (!rateLimit || client.readyState !== WebSocket.OPEN || rateLimit.take()) return;
+    this.rateLimitCounters.messagesLimited += 1;
+    void rateLimit.violation().then((verdict) => {
+      if (verdict === 'close') this.closeForAbuse(client);
+    });
+  }
+
+  /**
+   * Routes one message by its `type` (see bind() for where the routes come from). Nest's
+   * bindMessageHandler passes a connection's bound handlers instead, without the client.
    */
   route(
+    client: WebSocket | undefined,
     event: { data: unknown },
-    handlers: readonly MessageMappingProperties[],
+    routes: MessageRoutes | readonly MessageMappingProperties[],
     transform: Transform,
   ): Observable<unknown> {
     // ws hands text frames over as strings and binary frames as Buffers.
@@ -131,16 +169,17 @@ export class InboundRouter {
     if (typeof type !== 'string') {
       return protocolError('invalid_message', 'type must be a string', 'type');
     }
-    const handler = handlers.find((candidate) => candidate.message === type);
+    const table = Array.isArray(routes) ? boundRoutes(routes) : (routes as MessageRoutes);
+    const handler = table.handlerFor(type);
     if (!handler) {
       const shown = type.length > 32 ? `${type.slice(0, 32)}...` : type;
       return protocolError(
         'unknown_type',
-        `Unknown message type ${JSON.stringify(shown)}; expected one of: ${handlers.map((candidate) => String(candidate.message)).join(', ')}`,
+        `Unknown message type ${JSON.stringify(shown)}; expected one of: ${table.names}`,
       );
     }
     try {
-      return transform(handler.callback(message, type));
+      return transform(handler(client, message, type));
     } catch {
       // Errors reach the client through the exception filter; a throw here must not end the stream.
       return EMPTY;
@@ -172,21 +211,5 @@ export class InboundRouter {
     if (client.readyState !== WebSocket.OPEN) return;
     this.rateLimitCounters.connectionsClosed += 1;
     client.close(CloseCode.POLICY_VIOLATION, RATE_LIMIT_CLOSE_REASON);
-  }
-
-  /**
-   * WebSocket pings are answered by ws itself, so a ping flood would cost a pong each: they take
-   * tokens from the same bucket, and over-rate ones count as violations (with no answer frame).
-   * The connection's state is released when it closes.
-   */
-  private limitProtocolPings(client: WebSocket, rateLimit: ConnectionRateLimit): void {
-    client.on('ping', () => {
-      if (client.readyState !== WebSocket.OPEN || rateLimit.take()) return;
-      this.rateLimitCounters.messagesLimited += 1;
-      void rateLimit.violation().then((verdict) => {
-        if (verdict === 'close') this.closeForAbuse(client);
-      });
-    });
-    client.once('close', () => rateLimit.release());
   }
 }

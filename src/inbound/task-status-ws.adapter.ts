@@ -8,7 +8,9 @@ import { selectSubprotocol } from '../auth/upgrade-token.js';
 import { OpenConnections } from '../connections/open-connections.js';
 import { ConnectionGate, type AdmissionVerdict } from '../core/connection-gate.js';
 import { GATEWAY_OPTIONS, type ResolvedGatewayOptions } from './gateway-options.js';
+import { GatewayMessageTable } from './gateway-message-table.js';
 import { InboundRouter } from './inbound-router.js';
+import { TaskStatusGateway } from './task-status.gateway.js';
 
 /** What ws' verifyClient is given about an upgrade. */
 interface UpgradeRequest {
@@ -26,8 +28,10 @@ export class TaskStatusWsAdapter extends WsAdapter {
   private readonly gate: ConnectionGate;
   private readonly open: OpenConnections;
   private readonly router: InboundRouter;
+  /** The gateway's handlers, built once at the first connection; null where that failed. */
+  private table: GatewayMessageTable | null | undefined;
 
-  constructor(app: INestApplicationContext) {
+  constructor(private readonly app: INestApplicationContext) {
     super(app);
     // The adapter is made outside the module graph; these are the core's and the gateway's providers.
     this.options = app.get<ResolvedGatewayOptions>(GATEWAY_OPTIONS, { strict: false });
@@ -61,7 +65,11 @@ export class TaskStatusWsAdapter extends WsAdapter {
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    this.router.bind(client, handlers, transform);
+    if (this.table === undefined) {
+      this.table = GatewayMessageTable.build(this.app, TaskStatusGateway) ?? null;
+      if (!this.table) this.logger.warn('Routing with per-connection handlers (no shared table)');
+    }
+    this.router.bind(client, handlers, transform, this.table ?? undefined);
   }
 
   override bindMessageHandler(
@@ -69,7 +77,7 @@ export class TaskStatusWsAdapter extends WsAdapter {
     handlers: Map<string, MessageMappingProperties>,
     transform: (data: unknown) => Observable<unknown>,
   ): Observable<unknown> {
-    return this.router.route(event, [...handlers.values()], transform);
+    return this.router.route(undefined, event, [...handlers.values()], transform);
   }
 
   /**
@@ -77,11 +85,10 @@ export class TaskStatusWsAdapter extends WsAdapter {
    * only: ws closes it with the right code, and they are logged at debug level, not as errors.
    */
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
-    server.on('connection', (socket: WebSocket) =>
-      socket.on('error', (error: Error) =>
-        this.logger.debug?.(`Client socket error: ${error.message}`),
-      ),
-    );
+    // One listener for every socket rather than a closure each.
+    const onClientError = (error: Error) =>
+      this.logger.debug?.(`Client socket error: ${error.message}`);
+    server.on('connection', (socket: WebSocket) => socket.on('error', onClientError));
     server.on('error', (error: Error) => this.logger.error(error));
     return server;
   }

@@ -330,3 +330,44 @@ describe('LiveUpdateRelay', () => {
     assert.equal(counters.eventStreamFramesDelivered, 4);
   });
 });
+
+describe('LiveUpdateRelay.dropUnwatched', () => {
+  const inChunk = (payload: string) => {
+    const bytes = Buffer.from(`$99\r\n${payload}\r\n`);
+    return [bytes, 5, 5 + Buffer.byteLength(payload)] as const;
+  };
+
+  it('drops and counts an update of an unwatched task, and leaves the others to relay()', () => {
+    // Arrange
+    const { delivery, counters, registry } = setUp();
+    const socket = new RecordingSocket() as unknown as ws.WebSocket;
+    registry.addConnection(socket);
+    registry.subscribe(socket, 'watched');
+
+    // Act
+    const dropped = delivery.dropUnwatched(...inChunk('{"task_id":"other","seq":1}'));
+    const watched = delivery.dropUnwatched(...inChunk('{"task_id":"watched","seq":1}'));
+    const canary = delivery.dropUnwatched(...inChunk('{"task_id":"__canary__:x","seq":1}'));
+    const unreadable = delivery.dropUnwatched(...inChunk('{"seq":1,"task_id":"other"}'));
+
+    // Assert
+    assert.deepEqual([dropped, watched, canary, unreadable], [true, false, false, false]);
+    assert.equal(counters.messagesReceived, 1);
+    assert.equal(counters.updatesUnrouted, 1);
+  });
+
+  it('leaves every update to relay() while a group is watched here', () => {
+    // Arrange
+    const { delivery, counters, registry } = setUp();
+    const socket = new RecordingSocket() as unknown as ws.WebSocket;
+    registry.addConnection(socket);
+    registry.subscribeGroup(socket, 'g');
+
+    // Act
+    const dropped = delivery.dropUnwatched(...inChunk('{"task_id":"other","seq":1}'));
+
+    // Assert
+    assert.equal(dropped, false);
+    assert.equal(counters.messagesReceived, 0);
+  });
+});

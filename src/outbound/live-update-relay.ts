@@ -14,6 +14,7 @@ import { TaskStateTracker } from './task-state-tracker.js';
 import {
   parseTaskUpdate,
   peekTaskId,
+  peekTaskIdAt,
   serializeStatusUpdate,
   type TaskUpdate,
 } from './task-update.parser.js';
@@ -132,6 +133,27 @@ export class LiveUpdateRelay {
       const seconds = (performance.now() - arrivedAt) / 1000;
       this.events.emit('delivered', update.taskId, delivered, seconds);
     }
+  }
+
+  /**
+   * relay()'s first check, for a payload still inside the chunk read from Redis (see
+   * SubscriberPushReader): drops and counts an update whose task nobody here watches, as relay()
+   * would, and returns true; false hands it to relay(). With a group watched here it leaves every
+   * update to relay(), which reads the group too.
+   */
+  dropUnwatched(bytes: Buffer, start: number, end: number): boolean {
+    if (this.registry.groupCount !== 0) return false;
+    const peeked = peekTaskIdAt(bytes, start, end);
+    if (
+      peeked === undefined ||
+      this.registry.subscribersOf(peeked) !== undefined ||
+      peeked.startsWith(CANARY_TASK_PREFIX)
+    ) {
+      return false;
+    }
+    this.counters.messagesReceived += 1;
+    this.counters.updatesUnrouted += 1;
+    return true;
   }
 
   /**

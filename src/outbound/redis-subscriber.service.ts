@@ -5,11 +5,12 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { EventEmitter } from 'node:events';
 import { quitGracefully } from '../redis/quit-gracefully.js';
 import { RedisConnectionFactory, type RedisConnection } from '../redis/redis-connection.factory.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
+import { SubscriberPushReader } from '../redis/subscriber-push-reader.js';
 import { ClusterTopologyWatcher } from './cluster-topology-watcher.js';
 import { DataPathCanary } from './data-path-canary.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
@@ -92,6 +93,15 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
     } else {
       this.connection.on('messageBuffer', (_channel: Buffer, payload: Buffer) =>
         this.relay.relay(payload),
+      );
+    }
+    // Irrelevant updates are dropped from the bytes read, before ioredis decodes them (S5 in
+    // docs/benchmarks.md). A Cluster's per-node subscribers keep the path above.
+    if (this.connection instanceof Redis) {
+      SubscriberPushReader.attach(
+        this.connection,
+        (bytes, start, end) => this.relay.dropUnwatched(bytes, start, end),
+        () => this.logger.warn('Redis socket not as expected; updates are read by ioredis alone'),
       );
     }
     this.canary.events.on('stalled', () => this.resubscribe());

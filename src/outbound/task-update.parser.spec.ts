@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTaskUpdate, peekTaskId, serializeStatusUpdate } from './task-update.parser.js';
+import {
+  parseTaskUpdate,
+  peekTaskId,
+  peekTaskIdAt,
+  serializeStatusUpdate,
+} from './task-update.parser.js';
 
 const TASK_ID = '550e8400-e29b-41d4-a716-446655440000';
 
@@ -223,5 +228,34 @@ describe('peekTaskId', () => {
       assert.ok(typeof parsed !== 'string');
       assert.equal(peek(payload), parsed.taskId);
     }
+  });
+});
+
+describe('peekTaskIdAt', () => {
+  it('reads the task id of a payload inside a larger buffer, looking at its bytes only', () => {
+    // Arrange
+    const before = '$20\r\n';
+    const payload = '{"task_id":"task-1","status":"done"}';
+    const after = '\r\n{"task_id":"other","x":"\\u0041"}';
+    const bytes = Buffer.from(before + payload + after);
+
+    // Act
+    const peeked = peekTaskIdAt(bytes, before.length, before.length + payload.length);
+
+    // Assert
+    assert.equal(peeked, 'task-1');
+  });
+
+  it('refuses, as peekTaskId does, a second task_id or a \\u escape within the payload', () => {
+    for (const payload of [
+      '{"task_id":"task-1","data":{"task_id":"task-2"}}',
+      '{"task_id":"task-1","message":"\\u0022"}',
+    ]) {
+      const bytes = Buffer.from(`xx${payload}yy`);
+      assert.equal(peekTaskIdAt(bytes, 2, 2 + payload.length), undefined, payload);
+      assert.equal(peekTaskId(Buffer.from(payload)), undefined, payload);
+    }
+    // A task id that runs to the payload's end, its closing quote past it.
+    assert.equal(peekTaskIdAt(Buffer.from('{"task_id":"task-1"}'), 0, 18), undefined);
   });
 });

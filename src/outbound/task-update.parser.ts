@@ -36,7 +36,9 @@ export function parseTaskUpdate(payload: string): TaskUpdate | DropReason {
 
 const LEADING_KEY = Buffer.from('{"task_id":');
 const QUOTED_KEY = Buffer.from('"task_id"');
-const UNICODE_ESCAPE = Buffer.from('\\u');
+const BACKSLASH = 0x5c;
+const LOWER_U = 0x75;
+const LOWER_T = 0x74;
 const QUOTE = 0x22;
 const SPACE = 0x20;
 /** The bytes of TASK_ID_PATTERN's character class, all ASCII. */
@@ -53,25 +55,49 @@ for (const char of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
  * `\u` escape (which could spell a second task_id key): then only a full parse can tell.
  */
 export function peekTaskId(payload: Buffer): string | undefined {
+  return peekTaskIdAt(payload, 0, payload.length);
+}
+
+/**
+ * peekTaskId for the payload at `[from, to)` of a larger buffer (a chunk read from Redis), so
+ * that no Buffer is made for it.
+ */
+export function peekTaskIdAt(bytes: Buffer, from: number, to: number): string | undefined {
   const keyLength = LEADING_KEY.length;
-  if (payload.length <= keyLength + 2) return undefined;
+  if (to - from <= keyLength + 2) return undefined;
   for (let index = 0; index < keyLength; index += 1) {
-    if (payload[index] !== LEADING_KEY[index]) return undefined;
+    if (bytes[from + index] !== LEADING_KEY[index]) return undefined;
   }
-  let start = keyLength;
-  if (payload[start] === SPACE) start += 1;
-  if (payload[start] !== QUOTE) return undefined;
+  let start = from + keyLength;
+  if (bytes[start] === SPACE) start += 1;
+  if (bytes[start] !== QUOTE) return undefined;
   start += 1;
   let end = start;
-  while (end < payload.length && TASK_ID_BYTE[payload[end]] === 1) end += 1;
-  if (end === start || end - start > TASK_ID_MAX_LENGTH || payload[end] !== QUOTE) {
+  while (end < to && TASK_ID_BYTE[bytes[end]] === 1) end += 1;
+  if (end === start || end - start > TASK_ID_MAX_LENGTH || end >= to || bytes[end] !== QUOTE) {
     return undefined;
   }
-  // A second "task_id" key (nested, or a duplicate that JSON.parse would prefer) needs the parser.
-  if (payload.lastIndexOf(QUOTED_KEY) !== 1) return undefined;
-  if (payload.indexOf(UNICODE_ESCAPE, end) !== -1) return undefined;
+  // One pass over the rest: a second "task_id" key (nested, or a duplicate that JSON.parse
+  // would prefer) or a `\u` escape needs the parser.
+  const last = to - 1;
+  for (let index = from + keyLength; index < last; index += 1) {
+    const byte = bytes[index];
+    if (byte === BACKSLASH) {
+      if (bytes[index + 1] === LOWER_U) return undefined;
+    } else if (byte === QUOTE && bytes[index + 1] === LOWER_T && hasQuotedKeyAt(bytes, index, to)) {
+      return undefined;
+    }
+  }
   // Only ASCII passed the byte check, so latin1 decodes it exactly, and cheaply.
-  return payload.toString('latin1', start, end);
+  return bytes.toString('latin1', start, end);
+}
+
+function hasQuotedKeyAt(bytes: Buffer, at: number, to: number): boolean {
+  if (at + QUOTED_KEY.length > to) return false;
+  for (let index = 2; index < QUOTED_KEY.length; index += 1) {
+    if (bytes[at + index] !== QUOTED_KEY[index]) return false;
+  }
+  return true;
 }
 
 /** The stored state of a task, sent to a client that just subscribed. */
