@@ -387,7 +387,8 @@ export class LeanSseConnection {
 
   /**
    * The stream's bytes in [start, end) of `buffer`, in order, cut anywhere: each event found
-   * whole in them is read where it is; the rest of one cut short is kept in `pending`.
+   * whole in them is read where it is, in the same scan that finds its lines; the rest of one cut
+   * short is kept in `pending`.
    */
   private events(buffer: Buffer, start: number, end: number): void {
     if (this.state === State.Refused) {
@@ -408,10 +409,18 @@ export class LeanSseConnection {
           ? lf === pos || (lf === pos + 1 && buffer[pos] === CR)
           : this.lineLength === 1 && this.lineStartsWithCr && lf === pos;
       this.lineLength = 0;
+      const lineStart = pos;
       pos = lf + 1;
-      if (!blank) continue;
+      if (!blank) {
+        // An event that began in this buffer is read as its lines come; one that began in an
+        // earlier piece is read again, whole, from `pending`.
+        if (this.pendingLength === 0) {
+          this.field(buffer, lineStart, lf > lineStart && buffer[lf - 1] === CR ? lf - 1 : lf);
+        }
+        continue;
+      }
       if (this.pendingLength === 0) {
-        this.read(buffer, eventStart, pos);
+        this.dispatch(buffer, this.now);
       } else {
         if (!this.keep(buffer, eventStart, pos)) return;
         const length = this.pendingLength;
@@ -420,6 +429,7 @@ export class LeanSseConnection {
       }
       // A failed check may have closed the stream.
       if (this.state === State.Closed) return;
+      this.resetEvent();
       eventStart = pos;
     }
     if (eventStart < end) {
