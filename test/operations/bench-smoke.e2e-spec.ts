@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,6 +82,7 @@ interface LeanClientModule {
     frames: number;
     wrongTask: number;
     protocolErrors: number;
+    unexpectedCloses: number;
   };
   LeanConnection: new (
     target: { host: string; port: number; dialect: 'task-status' },
@@ -781,5 +783,196 @@ describe('the price of each default in smoke mode (npm run bench:defaults -- --s
     assert.match(text, /\| metrics off \| `METRICS_ENABLED=false` \|/);
     assert.match(output, /\| metrics off \|/);
     assert.doesNotMatch(output, /rewrote the defaults section/);
+  });
+});
+
+describe('the SSE load client over a bare socket (bench/src/lean-sse-client.ts)', () => {
+  const HEAD_200 = 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n';
+  const SUBSCRIBED = 'event: subscribed\ndata: {"type":"subscribed","task_id":"t1"}\n\n';
+  const update = (taskId: string, id: string, seq: number, eol = '\n'): string =>
+    [
+      'event: status_update',
+      `id: ${id}`,
+      `data: {"type":"status_update","task_id":"${taskId}","data":{"seq":${seq},"sent_at_us":1}}`,
+      '',
+      '',
+    ].join(eol);
+  /** Events whose lines end in CRLF, comments, an update of t10 and one with another task's id. */
+  const EVENTS =
+    `:${' '.repeat(300)}\r\nretry: 3000\r\n\r\n` +
+    SUBSCRIBED +
+    update('t1', 't1:-', 1, '\r\n') +
+    update('t10', 't10:-', 2) +
+    update('t1', 't2:-', 2, '\r\n') +
+    ':\r\n\r\n' +
+    update('t1', 't1:-', 2, '\r\n') +
+    update('t1', 't1:-', 3);
+
+  /** The events as HTTP/1.1 chunks of 1 to 13 bytes, every other size line with extensions. */
+  function chunked(text: string): string {
+    const bytes = Buffer.from(text);
+    let body = '';
+    for (
+      let at = 0, size = 1, n = 0;
+      at < bytes.length;
+      at += size, size = (size % 13) + 1, n += 1
+    ) {
+      const piece = bytes.subarray(at, at + size);
+      const extension = n % 2 === 0 ? '' : n % 4 === 1 ? ';name=value' : ' ;a="b";c';
+      body += `${piece.length.toString(16).toUpperCase()}${extension}\r\n${piece.toString()}\r\n`;
+    }
+    return `${body}0\r\nX-Trailer: 1\r\n\r\n`;
+  }
+
+  /** A loopback server that writes `answer` in pieces of `piece` bytes, one per loop turn. */
+  async function serve(answer: string, piece: number, end: boolean) {
+    const sockets = new Set<Socket>();
+    const server = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.setNoDelay(true);
+      const write = async (): Promise<void> => {
+        const bytes = Buffer.from(answer);
+        for (let at = 0; at < bytes.length && !socket.destroyed; at += piece) {
+          socket.write(bytes.subarray(at, at + piece));
+          // A turn of the loop between pieces, so that the client reads them one by one.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (end && !socket.destroyed) socket.end();
+      };
+      socket.once('data', () => void write());
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    return {
+      port,
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      },
+    };
+  }
+
+  async function connect(port: number) {
+    const { DeliveryTally } = await importBench<LeanClientModule>('lean-ws-client.js');
+    const { LeanSseConnection } = await importBench<LeanSseClientModule>('lean-sse-client.js');
+    const { LatencyHistogram } = await importBench<{ LatencyHistogram: new () => unknown }>(
+      'latency-histogram.js',
+    );
+    const tally = new DeliveryTally(new LatencyHistogram());
+    const connection = new LeanSseConnection(
+      { host: '127.0.0.1', port, dialect: 'sse' },
+      't1',
+      tally,
+    );
+    return { tally, connection };
+  }
+
+  before(() => buildBench(), { timeout: BUILD_TIMEOUT_MS });
+
+  for (const piece of [1, 2, 3, 5, 7, 64]) {
+    it(`decodes chunks and events cut every ${piece} byte(s), extensions, CRLF split, and the end`, async () => {
+      const server = await serve(
+        `${HEAD_200}Transfer-Encoding: chunked\r\n\r\n${chunked(EVENTS)}`,
+        piece,
+        false,
+      );
+      const { tally, connection } = await connect(server.port);
+      try {
+        await connection.open(5_000);
+        // The last chunk ends the stream: counted as the server's close, after every update.
+        await waitUntil(() => tally.unexpectedCloses === 1, 10_000, 'the end of the stream');
+        assert.equal(tally.frames, 3);
+        assert.equal(connection.lastSeq, 3);
+        assert.equal(tally.wrongTask, 2);
+        assert.equal(tally.protocolErrors, 0);
+      } finally {
+        connection.close();
+        server.close();
+      }
+    });
+  }
+
+  it('reads a Content-Length body to its length and ends there, the socket still open', async () => {
+    const body = SUBSCRIBED + update('t1', 't1:-', 1) + update('t1', 't1:-', 2);
+    const server = await serve(
+      `${HEAD_200}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      5,
+      false,
+    );
+    const { tally, connection } = await connect(server.port);
+    try {
+      await connection.open(5_000);
+      await waitUntil(() => tally.unexpectedCloses === 1, 10_000, 'the end of the body');
+      assert.equal(tally.frames, 2);
+      assert.equal(tally.protocolErrors, 0);
+    } finally {
+      connection.close();
+      server.close();
+    }
+  });
+
+  it('reads a body that ends with the connection (no length, no chunking)', async () => {
+    const server = await serve(`${HEAD_200}\r\n${SUBSCRIBED}${update('t1', 't1:-', 1)}`, 9, true);
+    const { tally, connection } = await connect(server.port);
+    try {
+      await connection.open(5_000);
+      await waitUntil(() => tally.unexpectedCloses === 1, 10_000, 'the connection to end');
+      assert.equal(tally.frames, 1);
+    } finally {
+      connection.close();
+      server.close();
+    }
+  });
+
+  it('refuses a non-200 answer with its status line, content type and body', async () => {
+    const body = '{"message":"Cannot GET /tasks/events"}';
+    const server = await serve(
+      'HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        chunked(body),
+      4,
+      false,
+    );
+    const { connection } = await connect(server.port);
+    try {
+      await assert.rejects(
+        connection.open(5_000),
+        /^Error: stream refused: HTTP\/1\.1 404 Not Found \(application\/json\) \{"message":"Cannot GET \/tasks\/events"\}$/,
+      );
+    } finally {
+      connection.close();
+      server.close();
+    }
+  });
+
+  it('refuses a 200 that is not an event stream, and a stream that ends before subscribing', async () => {
+    const json = await serve('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}', 3, false);
+    const cut = await serve(`${HEAD_200}Transfer-Encoding: chunked\r\n\r\n5\r\n:\n\n`, 3, true);
+    try {
+      await assert.rejects(
+        (await connect(json.port)).connection.open(5_000),
+        /stream refused: .*200 OK \(no content type\) \{\}/,
+      );
+      await assert.rejects(
+        (await connect(cut.port)).connection.open(5_000),
+        /stream ended before the subscription/,
+      );
+    } finally {
+      json.close();
+      cut.close();
+    }
+  });
+
+  it('counts a broken chunk framing as a protocol error and ends the stream', async () => {
+    const server = await serve(`${HEAD_200}Transfer-Encoding: chunked\r\n\r\nzz\r\n`, 2, false);
+    const { tally, connection } = await connect(server.port);
+    try {
+      await assert.rejects(connection.open(5_000), /chunk size expected, got byte 0x7a/);
+      assert.equal(tally.protocolErrors, 1);
+    } finally {
+      connection.close();
+      server.close();
+    }
   });
 });
