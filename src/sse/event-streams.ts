@@ -36,6 +36,8 @@ import { SseConnection } from './sse-connection.js';
 import { SSE_OPTIONS, type ResolvedSseOptions } from './sse-options.js';
 
 const HEARTBEAT = Buffer.from(':\n\n');
+/** Streams written per event-loop turn in a heartbeat round. */
+const HEARTBEAT_SLICE = 500;
 
 /** Headers of every stream: no cache or proxy may hold back, buffer or transform it. */
 const STREAM_HEADERS = {
@@ -309,10 +311,20 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /** A comment on each idle stream; one with bytes still buffered is not idle. */
+  /**
+   * A heartbeat round, every SSE_HEARTBEAT_MS: a stream that sent nothing since the last round
+   * gets a comment, one that carried events needs none (so none is silent for two intervals).
+   * Written a slice of streams per event-loop turn: 10,000 writes in one go would hold up the
+   * updates behind them by tens of milliseconds.
+   */
   private beat(): void {
-    for (const stream of this.streams) {
-      if (stream.bufferedAmount === 0) stream.send(HEARTBEAT);
-    }
+    const streams = [...this.streams];
+    const round = (from: number): void => {
+      const to = Math.min(from + HEARTBEAT_SLICE, streams.length);
+      for (let index = from; index < to; index += 1) streams[index].beat(HEARTBEAT);
+      if (to < streams.length) setImmediate(() => round(to));
+    };
+    round(0);
   }
 
   private retryAdvice(): number {

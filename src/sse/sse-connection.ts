@@ -30,6 +30,8 @@ export class SseConnection extends EventStreamSubscriber {
   private state = OPEN;
   /** The response's socket, written directly once the stream has started (see send). */
   private raw: Socket | undefined;
+  /** Something was sent since the last heartbeat round: the stream is not idle. */
+  private active = false;
 
   constructor(
     private readonly response: ServerResponse,
@@ -60,9 +62,20 @@ export class SseConnection extends EventStreamSubscriber {
    */
   send(data: Buffer): void {
     if (this.state !== OPEN) return;
+    this.active = true;
     const raw = this.raw ?? this.rawSocket();
     if (raw && data.length > 0) raw.write(chunkOf(data));
     else this.response.write(data);
+  }
+
+  /**
+   * One heartbeat round: `comment` goes out only when nothing was sent since the last round (a
+   * stream that carries events needs no heartbeat) and nothing is waiting in the socket.
+   */
+  beat(comment: Buffer): void {
+    if (this.state !== OPEN) return;
+    if (!this.active && this.bufferedAmount === 0) this.send(comment);
+    this.active = false;
   }
 
   close(code: number, reason: string): void {

@@ -318,11 +318,19 @@ describe('Server-Sent Events heartbeats', () => {
     start: { configure: (builder) => builder.overrideProvider(CLOCK).useValue(clock) },
   });
 
-  it('writes a `:` comment every SSE_HEARTBEAT_MS, and the stream outlives the idle timeout', async () => {
+  it('writes a `:` comment every SSE_HEARTBEAT_MS to an idle stream, and the stream outlives the idle timeout', async () => {
     const client = await stream(fixture, '/tasks/events?task_id=hb-1');
     await client.waitForEvents('subscribed', 1);
     const comments = client.comments.length;
 
+    // The round after the stream sent `subscribed`: not idle, no comment. The heartbeat would
+    // be written in the round itself, before the update published after it.
+    clock.advance(15_000);
+    await fixture.publish({ task_id: 'hb-1', status: 'queued' });
+    await client.waitForEvents('status_update', 1);
+    assert.equal(client.comments.length, comments);
+    // Then a round that saw the update, and two idle ones: a comment each.
+    clock.advance(15_000);
     clock.advance(15_000);
     await client.waitFor(() => client.comments.length === comments + 1, 'a heartbeat');
     clock.advance(15_000);
@@ -333,7 +341,7 @@ describe('Server-Sent Events heartbeats', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     assert.equal(client.ended, false);
     await fixture.publish({ task_id: 'hb-1', status: 'running' });
-    await client.waitForEvents('status_update', 1);
+    await client.waitForEvents('status_update', 2);
   });
 });
 
