@@ -27,6 +27,7 @@ import {
 } from '../outbound/task-state-options.js';
 import { TaskStateTracker } from '../outbound/task-state-tracker.js';
 import { TaskSnapshotReader } from '../outbound/task-snapshot-reader.js';
+import { SnapshotWriter } from '../outbound/snapshot-writer.js';
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit-counters.js';
 import { RedisCommandClient } from '../redis/redis-command-client.js';
@@ -149,6 +150,7 @@ const optionsProvider = (token: symbol, pick: (options: ResolvedCoreOptions) => 
     },
     SlowConsumerGuard,
     LiveUpdateRelay,
+    SnapshotWriter,
     TaskUpdateDelivery,
     GroupSubscriptions,
     DataPathCanary,

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { ConnectionRegistry } from '../connections/connection-registry.js';
 import { DeliveryCounters } from '../connections/delivery-counters.js';
+import { SnapshotWriter } from './snapshot-writer.js';
 import { GroupSubscriptions } from './group-subscriptions.js';
 import { GroupTaskIndex } from './group-task-index.js';
 import type { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
@@ -71,6 +72,7 @@ function setUp({
     guard as unknown as SlowConsumerGuard,
     groupTasks,
     shardChannels,
+    new SnapshotWriter(tracker, guard as unknown as SlowConsumerGuard, counters),
   );
   return { registry, counters, tracker, guard, groupTasks, groups, reads, channels };
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TaskStatusData } from '@task-status/client/protocol';
 import { WebSocket } from 'ws';
-import { EventStreamSubscriber, type TaskSubscriber } from './event-stream-subscriber.js';
+import type { TaskSubscriber } from './event-stream-subscriber.js';
 import {
   ConnectionRegistry,
   type GroupSubscribeResult,
@@ -10,12 +10,12 @@ import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { GroupTaskIndex } from './group-task-index.js';
 import { isNewer } from './is-newer.js';
 import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
+import { SnapshotWriter } from './snapshot-writer.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
-import { encodeStatusEvent, eventIdOf } from './sse-event.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
 import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
-import { parseTaskUpdate, serializeSnapshot } from './task-update.parser.js';
+import { parseTaskUpdate } from './task-update.parser.js';
 
 /**
  * Subscriptions to a group (every task whose updates name it), for any transport: record one,
@@ -36,6 +36,7 @@ export class GroupSubscriptions {
     private readonly slowConsumers: SlowConsumerGuard,
     private readonly groupTasks: GroupTaskIndex,
     private readonly shardChannels: ShardChannelSubscriptions,
+    private readonly snapshotWriter: SnapshotWriter,
   ) {}
 
   /**
@@ -106,23 +107,8 @@ export class GroupSubscriptions {
         this.counters.superseded.snapshot += 1;
         return;
       }
-      const verdict = this.tracker.judge(taskId, update.data);
-      if (verdict !== 'deliver') {
-        this.counters.superseded[verdict] += 1;
-        return;
-      }
+      if (!this.snapshotWriter.write(connection, update)) return;
       this.groupTasks.note(groupId, taskId);
-      this.tracker.recordSnapshot(taskId, update.data);
-      const json = serializeSnapshot(update);
-      this.slowConsumers.send(
-        connection,
-        taskId,
-        connection instanceof EventStreamSubscriber
-          ? encodeStatusEvent(json, eventIdOf(taskId, update.data))
-          : Buffer.from(json),
-        this.tracker.isTerminal(update.data.status),
-      );
-      this.counters.snapshotsDelivered += 1;
       this.counters.groupSnapshotsDelivered += 1;
     });
   }

@@ -6,19 +6,14 @@ import { DeliveryCounters } from '../connections/delivery-counters.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { GroupTaskIndex } from './group-task-index.js';
 import { isNewer } from './is-newer.js';
-import { EventStreamSubscriber, type TaskSubscriber } from './event-stream-subscriber.js';
+import type { TaskSubscriber } from './event-stream-subscriber.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
 import { ShardChannelSubscriptions } from './shard-channel-subscriptions.js';
+import { SnapshotWriter } from './snapshot-writer.js';
 import { SlowConsumerGuard } from './slow-consumer-guard.js';
-import { encodeStatusEvent, eventIdOf } from './sse-event.js';
 import { TaskSnapshotReader } from './task-snapshot-reader.js';
 import { TaskStateTracker } from './task-state-tracker.js';
-import {
-  parseTaskUpdate,
-  serializeSnapshot,
-  serializeStatusUpdate,
-  type TaskUpdate,
-} from './task-update.parser.js';
+import { parseTaskUpdate, serializeStatusUpdate, type TaskUpdate } from './task-update.parser.js';
 import { TASK_STATE_OPTIONS, type ResolvedTaskStateOptions } from './task-state-options.js';
 
 const RESYNC_RETRY_MS = 1_000;
@@ -47,6 +42,7 @@ export class TaskUpdateDelivery {
     private readonly live: LiveUpdateRelay,
     private readonly shardChannels: ShardChannelSubscriptions,
     private readonly groupTasks: GroupTaskIndex,
+    private readonly snapshotWriter: SnapshotWriter,
   ) {}
 
   /**
@@ -85,22 +81,7 @@ export class TaskUpdateDelivery {
       this.counters.superseded.snapshot += 1;
       return;
     }
-    const verdict = this.tracker.judge(taskId, update.data);
-    if (verdict !== 'deliver') {
-      this.counters.superseded[verdict] += 1;
-      return;
-    }
-    this.tracker.recordSnapshot(taskId, update.data);
-    const json = serializeSnapshot(update);
-    this.slowConsumers.send(
-      client,
-      taskId,
-      client instanceof EventStreamSubscriber
-        ? encodeStatusEvent(json, eventIdOf(taskId, update.data))
-        : Buffer.from(json),
-      this.tracker.isTerminal(update.data.status),
-    );
-    this.counters.snapshotsDelivered += 1;
+    this.snapshotWriter.write(client, update);
   }
 
   /**
