@@ -7,6 +7,13 @@ import { InstanceStatsBuilder } from '../core/instance-stats.builder.js';
 import { LiveUpdateRelay } from '../outbound/live-update-relay.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 
+/**
+ * How often the event-loop delay histogram samples. prom-client's 10 ms wakes an idle instance 100
+ * times a second (measured: 6 ms of CPU per second with no traffic at all); at 100 ms the lag
+ * percentiles stay meaningful for a scrape every few seconds and the idle wakeups drop tenfold.
+ */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** Prefix of this service's own metrics; Node's default metrics keep their usual names. */
 export const METRIC_PREFIX = 'task_status_gateway_';
 
@@ -82,7 +89,10 @@ export class GatewayMetrics implements OnModuleInit, OnModuleDestroy {
   private register(): void {
     const registers = [this.registry];
     const stats = () => this.stats();
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({
+      register: this.registry,
+      eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+    });
 
     gauge(registers, 'connections', 'Open WebSocket connections.', () => stats().total_connections);
     gauge(
