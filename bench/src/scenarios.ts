@@ -577,6 +577,12 @@ async function s5Irrelevant(ctx: ScenarioContext): Promise<ScenarioMeasurement> 
     ctx.messages,
   );
   const publisher = await connectPublisher(ctx);
+  // The same instance with no traffic: what it spends anyway (timers, its connections), so that
+  // the CPU an update adds can be told from it.
+  const idleWindow = await UsageWindow.open(ctx, publisher);
+  await sleep(sizes['s5-duration-s'] * 500);
+  const idle = await idleWindow.close();
+  const idleCores = idle.serverCpu / idle.seconds;
 
   const publishing = publishAtRate(publisher, sizes['s5-rate'], (now) => irrelevant.next(now));
   await sleep(sizes['warmup-s'] * 1000);
@@ -597,11 +603,16 @@ async function s5Irrelevant(ctx: ScenarioContext): Promise<ScenarioMeasurement> 
     notes.push('target CPU saturated: it fell behind the offered rate; CPU per update is a floor');
   }
   const cpuPerUpdateUs = (usage.serverCpu * 1e6) / usage.published;
+  const addedCpu = Math.max(0, usage.serverCpu - idleCores * usage.seconds);
+  const cpuAddedPerUpdateUs = (addedCpu * 1e6) / usage.published;
   return {
     metrics: {
       cpuPerUpdateUs,
       jsonParseUs: ctx.jsonParseNs / 1000,
       cpuPerUpdateOverJsonParse: cpuPerUpdateUs / (ctx.jsonParseNs / 1000),
+      cpuAddedPerUpdateUs,
+      cpuAddedPerUpdateOverJsonParse: cpuAddedPerUpdateUs / (ctx.jsonParseNs / 1000),
+      idleCpuCores: idleCores,
       serverCpuCores,
       updatesPerSec: usage.published / usage.seconds,
     },

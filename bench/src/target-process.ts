@@ -133,7 +133,7 @@ export function targetDefinition(
         dialect: sse ? 'sse' : 'task-status',
         publisher: 'redis',
         description:
-          `this gateway, built (${gatewayMain}), NODE_ENV=production, LOG_LEVEL=WARNING` +
+          `this gateway, built (${gatewayMain}), every setting at its default but the connection limit` +
           (process.env.BENCH_GATEWAY_ENV ? `, ${process.env.BENCH_GATEWAY_ENV}` : '') +
           (sse
             ? `; the same process as \`gateway\`, its clients over Server-Sent Events ` +
@@ -145,9 +145,8 @@ export function targetDefinition(
             : () => [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, gatewayMain]],
         ...(cpuProfDir === undefined ? {} : { stopGracefully: true }),
         files: NO_FILES,
+        // As users run it: no NODE_ENV, the default log level; only the connection limit raised.
         env: {
-          NODE_ENV: 'production',
-          LOG_LEVEL: 'WARNING',
           WS_MAX_CONNECTIONS: String(maxConnections + 1000),
           ...gatewayExtraEnv(),
         },
