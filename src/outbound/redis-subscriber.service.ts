@@ -11,6 +11,7 @@ import { quitGracefully } from '../redis/quit-gracefully.js';
 import { RedisConnectionFactory, type RedisConnection } from '../redis/redis-connection.factory.js';
 import { RedisSubscriptionStatus } from '../redis/redis-subscription-status.js';
 import { SubscriberPushReader } from '../redis/subscriber-push-reader.js';
+import { SubscriberSocketConnector } from '../redis/subscriber-socket-connector.js';
 import { ClusterTopologyWatcher } from './cluster-topology-watcher.js';
 import { DataPathCanary } from './data-path-canary.js';
 import { LiveUpdateRelay } from './live-update-relay.js';
@@ -71,6 +72,10 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
         : connectionFactory.create(options.url, 'subscriber', {
             autoResubscribe: false,
             ...(shardChannels.enabled ? { autoResendUnfulfilledCommands: false } : {}),
+            // Reads the socket into one reused buffer and drops irrelevant updates there (S5).
+            Connector: SubscriberSocketConnector.dropping((bytes, start, end) =>
+              relay.dropUnwatched(bytes, start, end),
+            ),
           });
   }
 
@@ -96,7 +101,8 @@ export class RedisSubscriberService implements OnModuleInit, OnApplicationShutdo
       );
     }
     // Irrelevant updates are dropped from the bytes read, before ioredis decodes them (S5 in
-    // docs/benchmarks.md). A Cluster's per-node subscribers keep the path above.
+    // docs/benchmarks.md): by the connector's reader on plain TCP, else by a reader put in front
+    // of ioredis' decoder (TLS, unix socket). A Cluster's per-node subscribers keep the path above.
     if (this.connection instanceof Redis) {
       SubscriberPushReader.attach(
         this.connection,

@@ -124,4 +124,102 @@ describe('SubscriberPushReader', () => {
     assert.deepEqual(unattached, [1]);
     assert.equal(Buffer.concat(decoded).toString(), push('drop'));
   });
+
+  describe('reading a reused buffer', () => {
+    /** Feeds each chunk through one buffer that is scribbled over after every read, as onread reuses it. */
+    function readThroughOneBuffer(drop: (payload: string) => boolean, size = 64 * 1024) {
+      const socket = new EventEmitter();
+      // Kept as given: a chunk that still points into the reused buffer shows up scribbled.
+      const decoded: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => decoded.push(chunk));
+      const reader = SubscriberPushReader.reading(socket, (bytes, start, end) =>
+        drop(bytes.toString('utf8', start, end)),
+      );
+      const buffer = Buffer.alloc(size);
+      const read = (bytes: Buffer): void => {
+        for (let at = 0; at < bytes.length; at += size) {
+          const length = bytes.copy(buffer, 0, at, at + size);
+          reader.read(buffer.subarray(0, length));
+          buffer.fill('#');
+        }
+      };
+      return { decoded, read, socket };
+    }
+
+    it('emits many pushes and replies of one read as copies, without the dropped ones', () => {
+      // Arrange
+      const { decoded, read } = readThroughOneBuffer((payload) => payload.startsWith('drop'));
+      const pushes = Array.from({ length: 25 }, (_, index) => push(`drop-${index}`)).join('');
+
+      // Act
+      read(Buffer.from('+OK\r\n' + pushes + push('keep-1') + pushes + ':1\r\n' + pushes));
+
+      // Assert
+      assert.equal(Buffer.concat(decoded).toString(), '+OK\r\n' + push('keep-1') + ':1\r\n');
+    });
+
+    it('keeps a frame split across reads, whatever the cut', () => {
+      // Arrange
+      const stream = push('drop-1') + push('keep-1') + '*2\r\n$4\r\nPONG\r\n$0\r\n\r\n';
+      const kept = push('keep-1') + '*2\r\n$4\r\nPONG\r\n$0\r\n\r\n';
+      for (let cut = 1; cut < stream.length; cut += 1) {
+        const { decoded, read } = readThroughOneBuffer((payload) => payload.startsWith('drop'));
+
+        // Act
+        read(Buffer.from(stream.slice(0, cut)));
+        read(Buffer.from(stream.slice(cut)));
+
+        // Assert
+        assert.equal(Buffer.concat(decoded).toString(), kept, `cut at ${cut}`);
+      }
+    });
+
+    it('passes on a push larger than the buffer whole, and drops one as large', () => {
+      // Arrange
+      const { decoded, read } = readThroughOneBuffer((payload) => payload.startsWith('drop'), 1024);
+      const large = (kind: string): string => push(`${kind}-${'x'.repeat(5000)}`);
+
+      // Act
+      read(Buffer.from(large('drop') + large('keep') + '+OK\r\n' + large('drop')));
+
+      // Assert
+      assert.equal(Buffer.concat(decoded).toString(), large('keep') + '+OK\r\n');
+      // Whole: the decoder got the large push in one chunk, not a piece per read.
+      assert.ok(decoded[0].toString().startsWith(large('keep')));
+    });
+
+    it('passes on copies after bytes it cannot frame', () => {
+      // Arrange
+      const { decoded, read } = readThroughOneBuffer(() => true);
+
+      // Act
+      read(Buffer.from(push('a') + '|1\r\n+x\r\n+y\r\n'));
+      read(Buffer.from(push('b')));
+
+      // Assert
+      assert.equal(Buffer.concat(decoded).toString(), '|1\r\n+x\r\n+y\r\n' + push('b'));
+    });
+
+    it('is not attached a second time on the socket it reads', () => {
+      // Arrange
+      const decoded: Buffer[] = [];
+      const unattached: number[] = [];
+      const { connection, socket } = fakeConnection(decoded);
+      SubscriberPushReader.reading(socket, () => true);
+      SubscriberPushReader.attach(
+        connection,
+        () => true,
+        () => unattached.push(1),
+      );
+
+      // Act
+      (connection as unknown as EventEmitter).emit('connect');
+      socket.emit('data', Buffer.from(push('drop')));
+
+      // Assert: ioredis' listener still gets what the socket emits, and nothing was reported.
+      assert.deepEqual(unattached, []);
+      assert.equal(socket.listenerCount('data'), 1);
+      assert.equal(Buffer.concat(decoded).toString(), push('drop'));
+    });
+  });
 });

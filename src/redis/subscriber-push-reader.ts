@@ -11,11 +11,14 @@ type DataListener = (chunk: Buffer) => void;
  * into whole replies, and `message`/`smessage` pushes that `drop` refuses never reach the
  * decoder, so they cost no reply arrays, Buffers or events. Everything else (command replies,
  * subscription confirmations, the pushes that are wanted) goes to the decoder in order and
- * whole, so ioredis keeps the connection, reconnects, commands and subscriptions. Attached on
- * each 'connect' (a new socket and decoder each time); where ioredis' listeners are not as
- * expected it stays out of the way.
+ * whole, so ioredis keeps the connection, reconnects, commands and subscriptions. Either it
+ * reads a socket opened by SubscriberSocketConnector (`reading`), or it is attached on each
+ * 'connect' in front of the decoder's 'data' listener (`attach`); where ioredis' listeners are
+ * not as expected it stays out of the way.
  */
 export class SubscriberPushReader {
+  /** Sockets whose reads already come through a reader (`reading`): `attach` leaves them be. */
+  private static readonly readSockets = new WeakSet<NodeJS.EventEmitter>();
   private decode: DataListener | undefined;
   private readonly parts: Buffer[] = [];
   private partBytes = 0;
@@ -25,17 +28,33 @@ export class SubscriberPushReader {
   private bypass = false;
   private readonly push: MessagePush = { payloadStart: 0, payloadEnd: 0, frameEnd: 0 };
 
-  private constructor(private readonly drop: PushDropper) {}
+  /** `transient`: a chunk is overwritten after `read` returns, so what is passed on or kept is copied. */
+  private constructor(
+    private readonly drop: PushDropper,
+    private readonly transient: boolean,
+  ) {}
 
-  /** Attaches to every socket the connection opens; returns whether it could on this one. */
+  /**
+   * A reader for `socket`'s reads into a reused buffer (net's `onread`): the bytes for the
+   * decoder are copied out and emitted as the socket's 'data', which ioredis listens to.
+   */
+  static reading(socket: NodeJS.EventEmitter, drop: PushDropper): SubscriberPushReader {
+    const reader = new SubscriberPushReader(drop, true);
+    reader.decode = (chunk) => socket.emit('data', chunk);
+    SubscriberPushReader.readSockets.add(socket);
+    return reader;
+  }
+
+  /** Attaches to every socket the connection opens; `onUnattached` when it cannot on one. */
   static attach(connection: Redis, drop: PushDropper, onUnattached: () => void): void {
     connection.on('connect', () => {
-      if (!new SubscriberPushReader(drop).wrap(connection)) onUnattached();
+      const stream = (connection as unknown as { stream?: NodeJS.EventEmitter }).stream;
+      if (stream && SubscriberPushReader.readSockets.has(stream)) return;
+      if (!new SubscriberPushReader(drop, false).wrap(stream)) onUnattached();
     });
   }
 
-  private wrap(connection: Redis): boolean {
-    const stream = (connection as unknown as { stream?: NodeJS.EventEmitter }).stream;
+  private wrap(stream: NodeJS.EventEmitter | undefined): boolean {
     if (!stream) return false;
     // The decoder's listener is the socket's only 'data' listener right after 'connect'.
     const listeners = stream.listeners('data') as DataListener[];
@@ -48,17 +67,18 @@ export class SubscriberPushReader {
 
   /** One chunk from the socket. */
   read(chunk: Buffer): void {
-    const decode = this.decode as DataListener;
     if (this.bypass) {
-      decode(chunk);
+      this.pass(chunk, 0, chunk.length, !this.transient);
       return;
     }
     let bytes = chunk;
+    let owned = !this.transient;
     if (this.partBytes > 0) {
-      this.parts.push(chunk);
+      this.parts.push(owned ? chunk : copy(chunk, 0, chunk.length));
       this.partBytes += chunk.length;
       if (this.partBytes < this.need) return;
       bytes = Buffer.concat(this.parts, this.partBytes);
+      owned = true;
       this.parts.length = 0;
       this.partBytes = 0;
     }
@@ -69,7 +89,7 @@ export class SubscriberPushReader {
     while (pos < bytes.length) {
       if (readMessagePush(bytes, pos, push)) {
         if (this.drop(bytes, push.payloadStart, push.payloadEnd)) {
-          if (forward < pos) decode(bytes.subarray(forward, pos));
+          if (forward < pos) this.pass(bytes, forward, pos, owned);
           forward = push.frameEnd;
         }
         pos = push.frameEnd;
@@ -80,14 +100,20 @@ export class SubscriberPushReader {
       if (end < 0) {
         // Not ours to frame: the decoder decides, now and for the rest of this socket.
         this.bypass = true;
-        decode(bytes.subarray(forward));
+        this.pass(bytes, forward, bytes.length, owned);
         return;
       }
       pos = end;
     }
-    if (forward < pos)
-      decode(forward === 0 && pos === bytes.length ? bytes : bytes.subarray(forward, pos));
-    if (pos < bytes.length) this.keep(bytes.subarray(pos));
+    if (forward < pos) this.pass(bytes, forward, pos, owned);
+    if (pos < bytes.length) this.keep(owned ? bytes.subarray(pos) : copy(bytes, pos, bytes.length));
+  }
+
+  /** Hands `[start, end)` of `bytes` to the decoder; a copy unless `bytes` stays as it is. */
+  private pass(bytes: Buffer, start: number, end: number, owned: boolean): void {
+    const decode = this.decode as DataListener;
+    if (!owned) decode(copy(bytes, start, end));
+    else decode(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
   }
 
   /** Keeps an incomplete frame until enough bytes came to finish it (when its length is known). */
@@ -99,4 +125,10 @@ export class SubscriberPushReader {
     readMessagePush(tail, 0, this.push);
     this.need = Math.max(tail.length + 1, this.push.frameEnd);
   }
+}
+
+function copy(bytes: Buffer, start: number, end: number): Buffer {
+  const target = Buffer.allocUnsafe(end - start);
+  bytes.copy(target, 0, start, end);
+  return target;
 }
