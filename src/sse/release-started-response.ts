@@ -16,11 +16,12 @@ function outHeadersKeyOf(response: ServerResponse): symbol | null {
  *
  * - The head as sent: Node builds it by concatenation, a tree of some eighty string pieces
  *   (2.6 KB) that `_header` keeps (headersSent reads it). Converting it to a number makes V8
- *   flatten it in place, one string of its length; its value stays the same.
+ *   flatten it in place (the flatstr idiom; still done once the function is optimised), one
+ *   string of its length; its value stays the same.
  * - The table of headers set (helmet's, CORS', ours: twenty [name, value] pairs). Once the head
  *   is sent nothing may change it, and Node reads it only to answer getHeader(); only when
  *   writes are not wrapped (`direct`), since a wrapper such as compression may still ask. Node
- *   has kept it under the kOutHeaders symbol since v8; without that symbol nothing is dropped.
+ *   has kept it under the kOutHeaders symbol since Node 8; without that symbol nothing is dropped.
  * - Express' routing state on the request: `next` keeps the router's closures (the route stack
  *   walk, the final handler), `route` and `_parsedUrl` are recomputed on demand.
  */
