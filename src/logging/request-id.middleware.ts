@@ -32,13 +32,17 @@ export function requestIdMiddleware(): (
     const requestId = acceptRequestId(request.headers['x-request-id']);
     const startedAt = performance.now();
     response.setHeader(REQUEST_ID_HEADER, requestId);
-    response.once('finish', () => {
-      const path = request.originalUrl.split('?', 1)[0].slice(0, 256);
-      const ms = (performance.now() - startedAt).toFixed(1);
-      logger.debug(`${request.method} ${path} ${response.statusCode} ${ms} ms`, {
-        request_id: requestId,
+    // Only when the line would be written: a stream of events keeps its listener for hours.
+    // `on`, not `once`: a response finishes once, and once's wrapper is two objects more.
+    if (Logger.isLevelEnabled('debug')) {
+      response.on('finish', () => {
+        const path = request.originalUrl.split('?', 1)[0].slice(0, 256);
+        const ms = (performance.now() - startedAt).toFixed(1);
+        logger.debug(`${request.method} ${path} ${response.statusCode} ${ms} ms`, {
+          request_id: requestId,
+        });
       });
-    });
+    }
     logContext.run({ request_id: requestId }, next);
   };
 }

@@ -32,6 +32,7 @@ import { GroupSubscriptions } from '../outbound/group-subscriptions.js';
 import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptions.js';
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { InvalidStreamRequestError, parseEventStreamRequest } from './event-stream-request.js';
+import { releaseStartedResponse } from './release-started-response.js';
 import { SseConnection } from './sse-connection.js';
 import { SSE_OPTIONS, type ResolvedSseOptions } from './sse-options.js';
 
@@ -59,6 +60,13 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(EventStreams.name);
   private readonly streams = new Set<SseConnection>();
   private heartbeat: ClockTimer | undefined;
+  /**
+   * The `close` listener of every stream, called with the stream as `this`: one function for all
+   * of them rather than a closure (and once's wrapper) per stream. A stream closes once.
+   */
+  private readonly streamClosed: (this: SseConnection) => void;
+  /** The comment that opens every stream, built once. */
+  private readonly padding: string;
 
   constructor(
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
@@ -76,7 +84,14 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     private readonly shardChannels: ShardChannelSubscriptions,
     // Times the heartbeats and the end of the shutdown; tests move it by hand.
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.padding = options.paddingBytes > 0 ? `:${' '.repeat(options.paddingBytes)}\n` : '';
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listener's own `this` is the stream
+    const streams = this;
+    this.streamClosed = function (this: SseConnection) {
+      streams.release(this);
+    };
+  }
 
   /** Streams open now. */
   get size(): number {
@@ -145,14 +160,13 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     this.registry.addConnection(stream);
     // With auth on, the gate verified the token and left the principal for this request.
     if (this.verifier.enabled) this.sessions.open(stream, request);
-    stream.once('close', () => this.release(stream));
+    stream.on('close', this.streamClosed);
     // A stream is quiet between updates: the server's idle timeout must not end it.
     request.socket.setTimeout(0);
     request.socket.setNoDelay(true);
     response.writeHead(200, STREAM_HEADERS);
-    const padding =
-      this.options.paddingBytes > 0 ? `:${' '.repeat(this.options.paddingBytes)}\n` : '';
-    response.write(`${padding}retry: ${retryMs}\n\n`);
+    response.write(`${this.padding}retry: ${retryMs}\n\n`);
+    releaseStartedResponse(request, response, stream.writesDirect);
     return stream;
   }
 

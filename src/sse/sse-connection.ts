@@ -39,7 +39,8 @@ export class SseConnection extends EventStreamSubscriber {
     private readonly retryMs: number,
   ) {
     super();
-    response.once('close', () => {
+    // A response emits `close` once; `once` would add a wrapper and its state to every stream.
+    response.on('close', () => {
       this.state = CLOSED;
       this.emit('close');
     });
@@ -66,6 +67,11 @@ export class SseConnection extends EventStreamSubscriber {
     const raw = this.raw ?? this.rawSocket();
     if (raw && data.length > 0) raw.write(chunkOf(data));
     else this.response.write(data);
+  }
+
+  /** Events go straight to the socket (the head is out, the body chunked, writes not wrapped). */
+  get writesDirect(): boolean {
+    return (this.raw ?? this.rawSocket()) !== undefined;
   }
 
   /**
