@@ -1,8 +1,17 @@
 /** Fails a wait after `ms` instead of letting a hang eat the test run. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string | (() => string),
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+    // A function describes the wait as it stands when it times out.
+    const describe = (): string => (typeof what === 'function' ? what() : what);
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms waiting for ${describe()}`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);

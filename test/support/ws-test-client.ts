@@ -100,7 +100,7 @@ export class WsTestClient {
       this.waiters.add(wake);
     });
     try {
-      await withTimeout(done, timeoutMs, `${count} messages (got ${found.length})`);
+      await withTimeout(done, timeoutMs, () => `${count} messages (got ${found.length})`);
       return found;
     } finally {
       this.waiters.delete(wake);
