@@ -465,8 +465,9 @@ describe('the benchmark in smoke mode (npm run bench -- --smoke)', () => {
     const gatewayConfiguration = record.targets.find((t) => t.name === 'gateway')?.configuration;
     assert.ok(gatewayConfiguration);
     assert.equal(gatewayConfiguration.command.at(-1), relative(process.cwd(), gateway));
-    assert.equal(gatewayConfiguration.env.NODE_ENV, 'production');
-    assert.equal(gatewayConfiguration.env.LOG_LEVEL, 'WARNING');
+    // As users start it: neither NODE_ENV nor a log level is set for it.
+    assert.equal(gatewayConfiguration.env.NODE_ENV, undefined);
+    assert.equal(gatewayConfiguration.env.LOG_LEVEL, undefined);
     assert.equal(gatewayConfiguration.env.WS_BACKPRESSURE_BYTES, '262144');
     assert.equal(gatewayConfiguration.benchGatewayEnv, GATEWAY_EXTRA_ENV);
     assert.ok(
