@@ -1,44 +1,9 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import {
-  createServer,
-  get,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
+import { servedOnce } from '../../test/support/served-once.js';
 import { releaseStartedResponse } from './release-started-response.js';
 import { SseConnection } from './sse-connection.js';
-
-interface Streamed {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** Serves one request with `serve`, reads the response with Node's HTTP client (strict framing). */
-async function streamed(
-  serve: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>,
-): Promise<Streamed> {
-  const server = createServer((request, response) => void serve(request, response));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    const { port } = server.address() as AddressInfo;
-    const [response] = (await once(get({ host: '127.0.0.1', port, agent: false }), 'response')) as [
-      IncomingMessage,
-    ];
-    response.setEncoding('utf8');
-    let body = '';
-    response.on('data', (text: string) => (body += text));
-    await once(response, 'end');
-    return { headers: response.headers, body };
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
-}
 
 /** What Express leaves on a routed request (router.handle's `next`, the matched route, the parsed URL). */
 function routed(request: IncomingMessage): IncomingMessage & Record<string, unknown> {
@@ -60,7 +25,7 @@ const EVENT_TEXT = 'event: status_update\nid: a:v1\ndata: {"task_id":"a"}\n\n';
 describe('releaseStartedResponse', { timeout: 10_000 }, () => {
   it('leaves a started stream sending, beating and closing as before, with its head unchanged', async () => {
     let closed = 0;
-    const { headers, body } = await streamed(async (request, response) => {
+    const { headers, body } = await servedOnce(async (request, response) => {
       const stream = new SseConnection(response, 3000);
       stream.on('close', () => (closed += 1));
       response.setHeader('X-Request-Id', 'r-1');
@@ -95,7 +60,7 @@ describe('releaseStartedResponse', { timeout: 10_000 }, () => {
 
   it("keeps the header table when a middleware wraps the response's write", async () => {
     let contentType: unknown;
-    const { body } = await streamed((request, response) => {
+    const { body } = await servedOnce((request, response) => {
       const write = response.write.bind(response) as (chunk: string | Buffer) => boolean;
       // A stand-in for compression: what it writes goes through it, and it may still read headers.
       response.write = ((chunk: string | Buffer) =>

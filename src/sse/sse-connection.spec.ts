@@ -1,32 +1,12 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
+import { servedOnce } from '../../test/support/served-once.js';
 import { SseConnection } from './sse-connection.js';
 
-/**
- * Serves one stream written by `write`, reads it with Node's HTTP client (whose parser checks the
- * chunked framing strictly) and returns the body as the client decoded it.
- */
+/** The body of one stream written by `write`, as Node's HTTP client decoded it. */
 async function streamed(write: (response: ServerResponse) => void): Promise<string> {
-  const server = createServer((_request, response) => write(response));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    const { port } = server.address() as AddressInfo;
-    const [response] = (await once(get({ host: '127.0.0.1', port, agent: false }), 'response')) as [
-      IncomingMessage,
-    ];
-    response.setEncoding('utf8');
-    let body = '';
-    response.on('data', (text: string) => (body += text));
-    await once(response, 'end');
-    return body;
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
+  return (await servedOnce((_request, response) => write(response))).body;
 }
 
 const FIRST_TEXT = 'event: status_update\nid: a:v1\ndata: {"task_id":"a"}\n\n';
