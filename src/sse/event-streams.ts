@@ -122,6 +122,10 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
       return refuse(response, 400, error.message);
     }
     this.gate.verify(request, response, (accepted, status = 503, message = '', headers = {}) => {
+      // An EventSource gives up for good on any refusal: while shutting down (refused, counted
+      // as such) it gets a stream that ends at once with the retry advice, and comes back later,
+      // to another instance or to this one restarted.
+      if (!accepted && !this.admission.accepting) return this.endAtOnce(response);
       if (!accepted) return refuse(response, status, message, headers);
       if (request.socket.destroyed || response.destroyed) return;
       // In the tick that accepted: the stream counts against the limit from here on.
@@ -151,6 +155,15 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     ]);
     this.clock.clearTimeout(deadline);
     for (const stream of streams) if (stream.readyState !== 3) stream.terminate();
+  }
+
+  /** A stream ended as every open one is on shutdown: the retry advice and close code 1001. */
+  private endAtOnce(response: ServerResponse): void {
+    if (response.headersSent || response.destroyed) return;
+    response.writeHead(200, STREAM_HEADERS);
+    response.end(
+      `${this.padding}retry: ${this.retryAdvice()}\n: close ${CloseCode.GOING_AWAY} Server shutting down\n\n`,
+    );
   }
 
   private start(request: IncomingMessage, response: ServerResponse): SseConnection {

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { AppProcess, builtAppPath } from '../support/app-process.js';
 import { frame } from '../support/raw-websocket.js';
+import { SseTestClient } from '../support/sse-test-client.js';
 import { freePort, RedisServer } from '../support/redis-server.js';
 import { waitUntil, withTimeout } from '../support/with-timeout.js';
 import { UpgradeRefusedError, WsTestClient } from '../support/ws-test-client.js';
@@ -126,7 +127,7 @@ describe('the built app as a process (dist/main.js)', () => {
     });
   }
 
-  it('refuses new upgrades with 503 once shutdown has begun', async () => {
+  it('refuses new upgrades with 503 once shutdown has begun, and ends new streams at once', async () => {
     // The silent peer holds the shutdown open until it answers the close frame, or for half the
     // timeout: a long timeout, so that the checks below cannot outlast the hold on a busy machine.
     const app = await serve({ SHUTDOWN_TIMEOUT_MS: '120000' });
@@ -149,10 +150,20 @@ describe('the built app as a process (dist/main.js)', () => {
       return true;
     });
 
+    // An event stream is not answered 503 (an EventSource would give up for good): it ends at
+    // once with the shutdown comment and a retry advice, so the browser comes back later.
+    const stream = await SseTestClient.open(`${app.httpUrl}/tasks/events?task_id=late`);
+    await stream.whenEnded();
+    stream.close();
+    assert.equal(stream.status, 200);
+    assert.deepEqual(stream.comments.slice(-1), [' close 1001 Server shutting down']);
+    assert.equal(stream.retries.length, 1);
+    assert.deepEqual(stream.named('subscribed'), []);
+
     const stats = (await (await fetch(`${app.httpUrl}/ws/stats`)).json()) as {
       connections_refused: { shutting_down: number };
     };
-    assert.equal(stats.connections_refused.shutting_down, 1);
+    assert.equal(stats.connections_refused.shutting_down, 2);
 
     // The peer was sent 1001; once it answers, the shutdown goes on and ends.
     await waitUntil(() => closeCodeOf(peer.received()) === 1001, EXIT_WAIT_MS, 'the 1001 close');
