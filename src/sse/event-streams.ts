@@ -33,7 +33,7 @@ import { ShardChannelSubscriptions } from '../outbound/shard-channel-subscriptio
 import { TaskUpdateDelivery } from '../outbound/task-update-delivery.js';
 import { InvalidStreamRequestError, parseEventStreamRequest } from './event-stream-request.js';
 import { releaseStartedResponse } from './release-started-response.js';
-import { SseConnection } from './sse-connection.js';
+import { closingText, SseConnection } from './sse-connection.js';
 import { SSE_OPTIONS, type ResolvedSseOptions } from './sse-options.js';
 
 const HEARTBEAT = Buffer.from(':\n\n');
@@ -162,7 +162,7 @@ export class EventStreams implements OnModuleInit, BeforeApplicationShutdown {
     if (response.headersSent || response.destroyed) return;
     response.writeHead(200, STREAM_HEADERS);
     response.end(
-      `${this.padding}retry: ${this.retryAdvice()}\n: close ${CloseCode.GOING_AWAY} Server shutting down\n\n`,
+      this.padding + closingText(this.retryAdvice(), CloseCode.GOING_AWAY, 'Server shutting down'),
     );
   }
 

@@ -20,6 +20,11 @@ function chunkOf(text: Buffer): Buffer {
   return framedChunk;
 }
 
+/** What ends a stream: the `retry:` advice and a comment naming the WebSocket close code it stands for. */
+export function closingText(retryMs: number, code: number, reason: string): string {
+  return `retry: ${retryMs}\n: close ${code} ${reason}\n\n`;
+}
+
 /**
  * One open `text/event-stream` response, as the delivery path sees a subscriber: events are
  * written as they come (already encoded), and closing ends the response after a `retry:` hint
@@ -87,7 +92,7 @@ export class SseConnection extends EventStreamSubscriber {
   close(code: number, reason: string): void {
     if (this.state !== OPEN) return;
     this.state = CLOSING;
-    this.response.end(`retry: ${this.retryMs}\n: close ${code} ${reason}\n\n`);
+    this.response.end(closingText(this.retryMs, code, reason));
   }
 
   /**
